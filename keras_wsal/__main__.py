@@ -1,0 +1,4 @@
+from keras_wsal.cli import main
+import sys
+
+sys.exit(main())

@@ -1,0 +1,78 @@
+"""WSGN ZLoc: a Gaussian of each score relative to its own video's score statistics."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from keras_wsal._serialization import keras_wsal_serializable
+from keras_wsal.layers._temporal import (
+    check_mask_shape,
+    check_scores_shape,
+    first_mask,
+    float_mask,
+    masked_moments_over_time,
+)
+
+
+@keras_wsal_serializable
+class GaussianLocalNorm(keras.layers.Layer):
+    """ZLoc frame selection of WSGN: a local (per-video) Gaussian normalisation of scores.
+
+    WSGN (Fernando et al., WACV 2020), eq. 3: for selection scores x_t^q of class q,
+
+        z_t^q = exp(-((x_t^q - μ_z^q) / s_z^q)²)
+
+    with μ_z^q the mean and s_z^q = sqrt(var_z^q + epsilon) the population standard deviation
+    of class q's scores over the valid steps of the video. Scores far from the video's mean get
+    weights near 0, scores near it weights near 1. No trainable weights; the statistics are part
+    of the graph (gradients flow through them). Computed in float32.
+
+    Edges: a one-step video, or a class whose scores are all equal, has variance 0, so every
+    valid step gets weight exp(0) = 1; padded steps get 0; a video with no valid step gets 0.
+
+    Args:
+        epsilon: float > 0 added to the variance (keeps s > 0 and its gradient finite).
+
+    Call arguments:
+        inputs: selection scores `[batch, time, classes]`.
+        mask: optional boolean `[batch, time]`, True at real (non-padded) steps; the statistics
+            use valid steps only.
+
+    Input shape: `(batch, time, classes)`; `time` may be None.
+    Output shape: `(batch, time, classes)`, the same mask.
+
+    Example:
+
+    >>> scores = keras.Input((None, 20))
+    >>> weights = GaussianLocalNorm()(scores)
+    """
+
+    def __init__(self, epsilon: float = 1e-6, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
+            raise ValueError(f"GaussianLocalNorm: `epsilon` must be > 0; received epsilon={epsilon!r}.")
+        self.epsilon = float(epsilon)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        check_scores_shape(self.name, "inputs", input_shape)
+
+    def call(self, inputs, mask=None):
+        mask = first_mask(mask)
+        check_scores_shape(self.name, "inputs", inputs.shape)
+        check_mask_shape(self.name, inputs.shape, None if mask is None else mask.shape)
+        scores = ops.cast(inputs, "float32")
+        valid = float_mask(mask, scores)
+        mean, variance = masked_moments_over_time(scores, valid)
+        weights = ops.exp(-ops.square(scores - mean) / (variance + self.epsilon)) * valid
+        return ops.cast(weights, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        check_scores_shape(self.name, "inputs", input_shape)
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"epsilon": self.epsilon})
+        return config

@@ -1,0 +1,13 @@
+"""The models of the two papers, built from `keras_wsal.layers`.
+
+- `UntrimmedNet(mode="hard" | "soft")`: classification module + top-k or attention selection.
+- `WSGN(norms=...)`: classification and selection heads, frame selection by ZLoc / GLoc / SLoc;
+  `norms=()` is the Naive baseline.
+- `build_model(name, ...)`: a model by its command-line name.
+"""
+
+from keras_wsal.models.factory import MODEL_NAMES, build_model
+from keras_wsal.models.untrimmednet import UntrimmedNet
+from keras_wsal.models.wsgn import WSGN
+
+__all__ = ["MODEL_NAMES", "UntrimmedNet", "WSGN", "build_model"]

@@ -1,0 +1,152 @@
+"""The training configuration: every choice a run makes, saved beside its checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+from keras_wsal.errors import DataError
+from keras_wsal.models import MODEL_NAMES
+from keras_wsal.models.wsgn import parse_norms
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
+OPTIMIZERS = ("adam", "sgd")
+CONFIG_FILE = "config.json"
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """What `keras_wsal.training.train` does, and what `keras-wsal train` saves as `config.json`.
+
+    Defaults follow the papers: weight decay 5e-4 (both); WSGN and Naive train with Adam at 1e-4;
+    UntrimmedNet with SGD, momentum 0.9, learning rate 1e-3 (its spatial stream's rate). The
+    W-TALC maximum length of 750 snippets per training video.
+
+    Attributes:
+        data: the dataset folder (see `keras_wsal.datasets`).
+        subset: the subset to train on.
+        model: one of `keras_wsal.models.MODEL_NAMES`.
+        out: the run folder.
+        epochs: passes over the training subset.
+        batch_size: the global batch size (videos per step, over all replicas).
+        max_length: the most snippets per training video (random crop); None keeps whole videos.
+        precision: "float32", "mixed_float16" (with dynamic loss scaling) or "mixed_bfloat16".
+        norms: WSGN's frame selection subset, e.g. ("zloc", "gloc", "sloc").
+        casl: weight of W-TALC's co-activity similarity loss (0 = off).
+        seed: seeds weights, shuffling and crops.
+        optimizer: "adam" or "sgd" (momentum 0.9); None picks the paper's for the model.
+        learning_rate: None picks the paper's for the model.
+        weight_decay: coupled L2 weight decay on every kernel.
+        dropout: dropout on the snippet features.
+        fusion: two-stream fusion, "late" or "concat".
+        k_ratio: top-k fraction for UntrimmedNet hard selection (None: 1/8).
+        checkpoint_every: steps between checkpoints (None: one per epoch).
+        strategy: "auto", "default", "mirrored" or "multi-worker" (reads TF_CONFIG).
+        jit_compile: XLA compilation of the train step ("auto", True or False).
+        skip_bad: leave out videos with missing or bad feature files (logged and counted).
+    """
+
+    data: str
+    subset: str
+    model: str
+    out: str
+    epochs: int = 50
+    batch_size: int = 10
+    max_length: int | None = 750
+    precision: str = "float32"
+    norms: tuple[str, ...] = ("zloc", "gloc", "sloc")
+    casl: float = 0.0
+    seed: int = 0
+    optimizer: str | None = None
+    learning_rate: float | None = None
+    weight_decay: float = 5e-4
+    dropout: float = 0.5
+    fusion: str = "late"
+    k_ratio: float | None = None
+    checkpoint_every: int | None = None
+    strategy: str = "auto"
+    jit_compile: str | bool = "auto"
+    skip_bad: bool = False
+
+    def __post_init__(self):
+        self.norms = parse_norms(self.norms)
+        self.data = str(self.data)
+        self.out = str(self.out)
+        self._check()
+        if self.optimizer is None:
+            self.optimizer = "sgd" if self.model.startswith("untrimmednet") else "adam"
+        if self.learning_rate is None:
+            self.learning_rate = 1e-3 if self.optimizer == "sgd" else 1e-4
+
+    def _check(self):
+        def fail(field, expected):
+            raise ValueError(f"training config: `{field}` must be {expected}; received {getattr(self, field)!r}.")
+
+        def is_int(value):
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        if self.model not in MODEL_NAMES:
+            fail("model", f"one of {MODEL_NAMES}")
+        if self.precision not in PRECISIONS:
+            fail("precision", f"one of {PRECISIONS}")
+        if self.strategy not in STRATEGIES:
+            fail("strategy", f"one of {STRATEGIES}")
+        if self.optimizer not in (None, *OPTIMIZERS):
+            fail("optimizer", f"one of {OPTIMIZERS}")
+        if self.fusion not in ("late", "concat"):
+            fail("fusion", "'late' or 'concat'")
+        if not is_int(self.epochs) or self.epochs < 1:
+            fail("epochs", "an int ≥ 1")
+        if not is_int(self.batch_size) or self.batch_size < 1:
+            fail("batch_size", "an int ≥ 1")
+        if self.max_length is not None and (not is_int(self.max_length) or self.max_length < 1):
+            fail("max_length", "an int ≥ 1 or None")
+        if self.checkpoint_every is not None and (not is_int(self.checkpoint_every) or self.checkpoint_every < 1):
+            fail("checkpoint_every", "an int ≥ 1 or None")
+        for field in ("casl", "weight_decay"):
+            value = getattr(self, field)
+            if not isinstance(value, (int, float)) or not value >= 0 or math.isinf(value):
+                fail(field, "a finite float ≥ 0")
+        if not 0.0 <= self.dropout < 1.0:
+            fail("dropout", "in [0, 1)")
+        if self.learning_rate is not None and not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            fail("learning_rate", "a finite float > 0")
+        if self.jit_compile not in ("auto", True, False):
+            fail("jit_compile", "'auto', True or False")
+
+    def to_dict(self) -> dict:
+        config = dataclasses.asdict(self)
+        config["norms"] = list(self.norms)
+        return config
+
+    def save(self, folder: str | Path) -> Path:
+        """Write `folder/config.json` atomically."""
+        from keras_wsal._atomic import atomic_write_text
+
+        path = Path(folder) / CONFIG_FILE
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        """Read a `config.json` written by `save` (a run folder or the file itself)."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / CONFIG_FILE
+        try:
+            values = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise DataError(f"{path}: no training config here (is this a keras-wsal run folder?)") from None
+        except json.JSONDecodeError as error:
+            raise DataError(f"{path}: not valid JSON ({error})") from None
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise DataError(f"{path}: unknown training config fields {unknown}")
+        try:
+            return cls(**values)
+        except (TypeError, ValueError) as error:
+            raise DataError(f"{path}: {error}") from None

@@ -1,0 +1,252 @@
+"""Training a keras_wsal model on a feature dataset under any `tf.distribute` strategy.
+
+A run folder holds:
+
+```
+RUN_DIR/
+  config.json      the TrainConfig (the run can be repeated from it)
+  classes.json     the class names, in the order of the model's outputs
+  checkpoints/     tf.train.Checkpoint of model + optimizer every `checkpoint_every` steps
+  logs/            TensorBoard logs
+  model.keras      the trained model (written when training ends)
+  history.json     the loss per checkpoint interval
+```
+
+Training runs in "rounds" of `checkpoint_every` steps (Keras epochs of `steps_per_epoch =
+checkpoint_every`); a checkpoint is written after each round. Started again on the same folder
+after a kill, training restores the last checkpoint (weights, optimizer state, step counter) and
+goes on from there, so at most the steps since that checkpoint are redone; the total number of
+steps is `rounds × checkpoint_every` whether or not the run was interrupted. The data order after
+a resume is a fresh shuffle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+
+from keras_wsal._atomic import atomic_write, atomic_write_text
+from keras_wsal.errors import DataError
+from keras_wsal.losses import loss_for_model
+from keras_wsal.models import build_model
+from keras_wsal.training.config import TrainConfig
+from keras_wsal.training.strategy import is_chief, make_strategy
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "model.keras"
+CLASSES_FILE = "classes.json"
+HISTORY_FILE = "history.json"
+CHECKPOINT_DIR = "checkpoints"
+LOG_DIR = "logs"
+# Padded batch lengths are rounded up to a multiple of this, so that XLA compiles one train step
+# per length bucket instead of one per batch length.
+LENGTH_BUCKET = 64
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train` produced: the run folder, the model, steps done and the loss history."""
+
+    run_dir: Path
+    model: keras.Model
+    steps: int
+    history: dict
+
+
+def _optimizer(config: TrainConfig):
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(config.learning_rate, momentum=0.9)
+    return keras.optimizers.Adam(config.learning_rate)
+
+
+def _check_resumable(config: TrainConfig, out: Path) -> None:
+    """A run folder with another run's config is refused (only `epochs` may grow)."""
+    path = out / "config.json"
+    if not path.exists():
+        return
+    previous = TrainConfig.load(path).to_dict()
+    current = config.to_dict()
+    differing = sorted(k for k in current if k not in ("epochs",) and previous.get(k) != current[k])
+    if differing:
+        raise DataError(
+            f"{out} already holds a run with a different configuration ({', '.join(differing)} "
+            "differ); use another --out folder, or the same settings to resume it"
+        )
+
+
+def _bucket_lengths(inputs, labels):
+    import tensorflow as tf
+
+    length = tf.shape(inputs["mask"])[1]
+    padded = (length + LENGTH_BUCKET - 1) // LENGTH_BUCKET * LENGTH_BUCKET
+    pad = padded - length
+    bucketed = {
+        name: tf.pad(value, [[0, 0], [0, pad]] + [[0, 0]] * (len(value.shape) - 2))
+        for name, value in inputs.items()
+    }
+    return bucketed, labels
+
+
+class _CheckpointEveryRound(keras.callbacks.Callback):
+    """Saves model + optimizer after each round of `checkpoint_every` steps."""
+
+    def __init__(self, manager, history_path: Path | None):
+        super().__init__()
+        self.manager = manager
+        self.history_path = history_path
+        self.losses = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
+        self.losses.append({"round": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
+        if self.history_path is not None:
+            previous = json.loads(self.history_path.read_text()) if self.history_path.exists() else []
+            kept = [h for h in previous if h["round"] <= epoch]
+            atomic_write_text(self.history_path, json.dumps(kept + self.losses[-1:], indent=1) + "\n")
+
+
+def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> TrainResult:
+    """Train `config.model` on `config.data` and write the run folder `config.out`.
+
+    Args:
+        config: the run's settings.
+        strategy: a `tf.distribute` strategy; by default `make_strategy(config.strategy)`.
+        verbose: Keras' `fit` verbosity (the progress bar by default).
+        callbacks: extra Keras callbacks.
+
+    Returns:
+        A `TrainResult`.
+
+    Raises:
+        DataError: the dataset is missing or malformed, the training subset is empty or every
+            video in it is bad, or `config.out` holds a different run.
+    """
+    import tensorflow as tf
+
+    from keras_wsal.datasets import FeatureDataset, make_training_dataset_from_weak_labels
+
+    strategy = strategy or make_strategy(config.strategy)
+    out = Path(config.out)
+    chief = is_chief(strategy)
+    dataset = FeatureDataset(config.data)
+    if not dataset.classes:
+        raise DataError(f"{dataset.root}: the dataset has no classes to train on")
+    videos = dataset.validate(config.subset, skip_bad=config.skip_bad)
+    if not videos:
+        raise DataError(f"{dataset.root}: every video of subset {config.subset!r} is bad")
+    weak_labels = dataset.weak_labels(config.subset).select(videos)
+    num_snippets = [dataset.num_snippets(video) for video in videos]
+    if chief:
+        _check_resumable(config, out)
+        out.mkdir(parents=True, exist_ok=True)
+        config.save(out)
+        atomic_write_text(out / CLASSES_FILE, json.dumps(list(dataset.classes), indent=1) + "\n")
+
+    steps_per_epoch = math.ceil(len(videos) / config.batch_size)
+    checkpoint_every = config.checkpoint_every or steps_per_epoch
+    rounds = math.ceil(config.epochs * steps_per_epoch / checkpoint_every)
+
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.precision)
+    keras.utils.set_random_seed(config.seed)
+    # Non-chief workers write their (identical) checkpoints to a scratch folder, as TF requires
+    # every worker to take part in saving.
+    scratch = None if chief else Path(tempfile.mkdtemp(prefix="keras_wsal_worker_"))
+    try:
+        with strategy.scope():
+            model = build_model(
+                config.model,
+                len(dataset.classes),
+                dict(dataset.feature_dims),
+                norms=config.norms,
+                fusion=config.fusion,
+                dropout=config.dropout,
+                k_ratio=config.k_ratio,
+                casl_weight=config.casl,
+                weight_decay=config.weight_decay,
+            )
+            model.compile(
+                optimizer=_optimizer(config), loss=loss_for_model(model), jit_compile=config.jit_compile
+            )
+            model.build({s: (None, None, d) for s, d in dataset.feature_dims.items()})
+            model.optimizer.build(model.trainable_variables)
+            checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+            manager = tf.train.CheckpointManager(
+                checkpoint, str((scratch or out) / CHECKPOINT_DIR), max_to_keep=2
+            )
+            latest = tf.train.latest_checkpoint(str(out / CHECKPOINT_DIR))
+            if latest:
+                checkpoint.restore(latest).assert_existing_objects_matched()
+                logger.info("resuming from %s", latest)
+        done = int(model.optimizer.iterations.numpy())
+        initial_round = done // checkpoint_every
+
+        def dataset_fn(input_context):
+            batches = make_training_dataset_from_weak_labels(
+                weak_labels,
+                dataset.load_features,
+                num_snippets,
+                dataset.feature_dims,
+                config.batch_size,
+                max_length=config.max_length,
+                shuffle=True,
+                seed=config.seed + initial_round,
+                input_context=input_context,
+                repeat=True,
+            )
+            return batches.map(_bucket_lengths) if model.jit_compile else batches
+
+        distributed = strategy.distribute_datasets_from_function(dataset_fn)
+        round_callback = _CheckpointEveryRound(manager, out / HISTORY_FILE if chief else None)
+        fit_callbacks = [round_callback, *callbacks]
+        if chief:
+            fit_callbacks.append(keras.callbacks.TensorBoard(str(out / LOG_DIR), update_freq="epoch"))
+        if initial_round < rounds:
+            model.fit(
+                distributed,
+                epochs=rounds,
+                initial_epoch=initial_round,
+                steps_per_epoch=checkpoint_every,
+                callbacks=fit_callbacks,
+                shuffle=False,  # the pipeline shuffles
+                verbose=verbose,
+            )
+        if chief:
+            with tempfile.TemporaryDirectory(dir=out) as temporary:
+                staged = Path(temporary) / MODEL_FILE
+                model.save(staged)
+                atomic_write(out / MODEL_FILE, lambda file: file.write(staged.read_bytes()))
+        history = {"loss": [h.get("loss") for h in round_callback.losses]}
+        return TrainResult(out, model, int(model.optimizer.iterations.numpy()), history)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def load_run_model(run_or_file: str | Path) -> tuple[keras.Model, list[str] | None]:
+    """The trained model of a run folder (or a `.keras` file) and its class names if known."""
+    path = Path(run_or_file)
+    model_path = path / MODEL_FILE if path.is_dir() else path
+    if not model_path.exists():
+        raise DataError(
+            f"{model_path}: no trained model here (a run folder of `keras-wsal train`, or a .keras file)"
+        )
+    try:
+        model = keras.saving.load_model(model_path)
+    except Exception as error:  # Keras raises many kinds of errors for a file it cannot read.
+        raise DataError(f"{model_path}: not a loadable Keras model ({type(error).__name__}: {error})") from None
+    classes_path = model_path.parent / CLASSES_FILE
+    classes = json.loads(classes_path.read_text()) if classes_path.exists() else None
+    return model, classes
+
+
+__all__ = ["TrainResult", "load_run_model", "train"]

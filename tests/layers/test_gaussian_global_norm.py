@@ -1,0 +1,102 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+from layer_test_case import (
+    backend_gradient,
+    numeric_gradient,
+    random_scores,
+    run_layer_test,
+    run_precision_test,
+)
+
+from keras_wsal.layers import GaussianGlobalNorm
+
+
+def numpy_gloc(scores, mask, mean, sigma):
+    """WSGN eq. 5 with per-class mean and deviation, 0 at padded steps, in float64."""
+    return np.exp(-(((scores.astype("float64") - mean) / sigma) ** 2)) * mask[..., None]
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (2, 5, 3), (3, 17, 4), (4, 64, 20)])
+@pytest.mark.parametrize("masked", [False, True])
+def test_matches_numpy_equation_with_learned_parameters(shape, masked):
+    scores, mask = random_scores(*shape, masked=masked, seed=sum(shape))
+    layer = GaussianGlobalNorm()
+    layer.build(scores.shape)
+    rng = np.random.default_rng(0)
+    mean = rng.normal(size=shape[2]).astype("float32")
+    sigma = rng.uniform(0.2, 3.0, size=shape[2]).astype("float32")
+    raw = np.log(np.expm1(sigma.astype("float64") - layer.min_sigma)).astype("float32")
+    layer.set_weights([mean, raw])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.sigma), sigma, rtol=1e-5)
+    output = keras.ops.convert_to_numpy(layer(scores, mask=mask))
+    np.testing.assert_allclose(output, numpy_gloc(scores, mask, mean, sigma), rtol=1e-5, atol=1e-6)
+
+
+def test_initial_parameters_and_positivity():
+    layer = GaussianGlobalNorm(initial_mean=0.5, initial_sigma=2.0)
+    layer.build((None, None, 3))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.mean), [0.5] * 3)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.sigma), [2.0] * 3, rtol=1e-6)
+    layer.set_weights([np.zeros(3, "float32"), np.full(3, -1e3, "float32")])
+    assert np.all(keras.ops.convert_to_numpy(layer.sigma) >= layer.min_sigma)
+    assert [w.name for w in layer.trainable_weights] == ["mean", "raw_sigma"]
+
+
+def test_generic_layer_behaviour(tmp_path):
+    scores, mask = random_scores(3, 9, 4, masked=True)
+    run_layer_test(
+        GaussianGlobalNorm, {"initial_mean": 0.1, "initial_sigma": 1.5, "min_sigma": 0.01}, scores, mask, (3, 9, 4), tmp_path
+    )
+
+
+def test_mixed_precision():
+    scores, mask = random_scores(3, 9, 4, masked=True)
+    run_precision_test(GaussianGlobalNorm, {}, scores, mask, atol=0.01)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16", "mixed_bfloat16"])
+def test_extreme_inputs_give_documented_values(policy):
+    layer = GaussianGlobalNorm(dtype=policy)
+    cases = [
+        (np.array([[[1e4], [-1e4], [0.0]]], "float32"), np.ones((1, 3), bool), [[[0.0], [0.0], [1.0]]]),
+        (np.array([[[1.0]]], "float32"), np.ones((1, 1), bool), [[[math.exp(-1)]]]),
+        (np.ones((1, 4, 1), "float32"), np.zeros((1, 4), bool), [[[0.0]] * 4]),
+    ]
+    for scores, mask, expected in cases:
+        output = keras.ops.convert_to_numpy(keras.ops.cast(layer(scores, mask=mask), "float32"))
+        np.testing.assert_allclose(output, expected, atol=1e-2)
+        gradients = backend_gradient(lambda x, m=mask: layer(x, mask=m), scores)
+        assert np.all(np.isfinite(gradients[0]))
+
+
+def test_gradient_matches_finite_differences():
+    scores, mask = random_scores(2, 5, 2, masked=True, seed=6)
+    weights = np.random.default_rng(4).normal(size=scores.shape).astype("float32")
+    layer = GaussianGlobalNorm(initial_sigma=1.3)
+    (gradient,) = backend_gradient(lambda x: keras.ops.multiply(layer(x, mask=mask), weights), scores)
+    sigma = keras.ops.convert_to_numpy(layer.sigma).astype("float64")
+    expected = numeric_gradient(lambda x: np.sum(numpy_gloc(x, mask, 0.0, sigma) * weights), scores)
+    np.testing.assert_allclose(gradient, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"initial_sigma": 0.0}, "`initial_sigma` must be a float > 0"),
+        ({"min_sigma": -1.0}, "`min_sigma` must be a float > 0"),
+        ({"initial_sigma": 1e-4}, "`initial_sigma` must be larger than `min_sigma`"),
+        ({"initial_mean": "zero"}, "`initial_mean` must be a float"),
+    ],
+)
+def test_bad_arguments_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match="GaussianGlobalNorm") as error:
+        GaussianGlobalNorm(**kwargs)
+    assert message in str(error.value)
+
+
+def test_unknown_class_dimension_is_rejected():
+    with pytest.raises(ValueError, match="class dimension of `inputs` must be known"):
+        GaussianGlobalNorm(name="gloc").build((None, None, None))

@@ -1,0 +1,208 @@
+"""Build a stream's image backbone by name, load its weights from local files, preprocess its input.
+
+`make_backbone(name, modality=...)` returns a Keras model `[B, H, W, C] -> [B, D]`: BN-Inception
+(`"bn_inception"`, D = 1024, the papers' backbone) or one of the `keras.applications` image
+networks (global average pooled, no classifier, built with `weights=None`: nothing is ever
+downloaded). The spatial stream (`modality="rgb"`) takes one RGB frame, C = 3; the temporal
+stream (`modality="flow"`) takes a stack of 5 flows, C = 10.
+
+Weights come from local files only: a `.keras` model or `.weights.h5` file saved from a model of
+the same architecture, or, for BN-Inception, the released PyTorch `state_dict` (`.pth`, `.pt`,
+`.tar`) or an `.npz` of its keys (`convert_bninception_state_dict`).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_wsal.backbones.bn_inception import BN_INCEPTION_MEAN, bn_inception
+from keras_wsal.backbones.convert import convert_bninception_state_dict
+from keras_wsal.backbones.tsn import STREAM_CHANNELS
+from keras_wsal.errors import DataError
+
+# name: (keras.applications constructor, imagenet_utils preprocessing mode, extra arguments).
+APPLICATIONS = {
+    "resnet50": ("ResNet50", "caffe", {}),
+    "resnet101": ("ResNet101", "caffe", {}),
+    "inception_v3": ("InceptionV3", "tf", {}),
+    "mobilenet_v2": ("MobileNetV2", "tf", {}),
+    "mobilenet_v3_small": ("MobileNetV3Small", "tf", {"include_preprocessing": False}),
+    "mobilenet_v3_large": ("MobileNetV3Large", "tf", {"include_preprocessing": False}),
+}
+BACKBONES = ("bn_inception", *APPLICATIONS)
+_STATE_DICT_SUFFIXES = (".pth", ".pt", ".tar", ".npz")
+
+
+def _check_name_and_modality(name: str, modality: str) -> None:
+    if name not in BACKBONES:
+        raise ValueError(f"backbone must be one of {BACKBONES}, got {name!r}")
+    if modality not in STREAM_CHANNELS:
+        raise ValueError(f"modality must be one of {sorted(STREAM_CHANNELS)}, got {modality!r}")
+
+
+def make_backbone(
+    name: str = "bn_inception",
+    *,
+    modality: str = "rgb",
+    input_shape: tuple[int | None, int | None, int] | None = None,
+    weights: str | os.PathLike | None = None,
+) -> keras.Model:
+    """An image backbone `[B, H, W, C] -> [B, D]` for one stream.
+
+    Args:
+        name: one of `BACKBONES`: `"bn_inception"`, `"resnet50"`, `"resnet101"`,
+            `"inception_v3"`, `"mobilenet_v2"`, `"mobilenet_v3_small"`, `"mobilenet_v3_large"`.
+        modality: `"rgb"` (C = 3) or `"flow"` (C = 10, 5 stacked flows).
+        input_shape: `(H, W, C)`, default `(224, 224, C)`; C must match the modality.
+        weights: `None` (random initialisation) or a local file (see `load_backbone_weights`).
+
+    Returns:
+        The model, named `{name}_{modality}`. Feed it `preprocess_input(images, name, modality)`.
+    """
+    _check_name_and_modality(name, modality)
+    channels = STREAM_CHANNELS[modality]
+    input_shape = tuple(input_shape or (224, 224, channels))
+    if input_shape[-1] != channels:
+        raise ValueError(
+            f"input_shape {input_shape} has {input_shape[-1]} channels; modality {modality!r} "
+            f"needs {channels}"
+        )
+    model_name = f"{name}_{modality}"
+    if name == "bn_inception":
+        model = bn_inception(input_shape, name=model_name)
+    else:
+        constructor, _, extra = APPLICATIONS[name]
+        model = getattr(keras.applications, constructor)(
+            include_top=False,
+            weights=None,
+            input_shape=input_shape,
+            pooling="avg",
+            name=model_name,
+            **extra,
+        )
+    if weights is not None:
+        load_backbone_weights(model, weights)
+    return model
+
+
+def preprocess_input(images, name: str = "bn_inception", modality: str = "rgb") -> np.ndarray:
+    """Map uint8-valued frames or flow stacks `[..., H, W, C]` to the backbone's input, float32.
+
+    - BN-Inception, as TSN: RGB frames minus the per-channel mean (R 128, G 117, B 104) on the
+      0-255 scale; quantised flow stacks minus 128.
+    - `keras.applications` networks: RGB frames with the network's own ImageNet preprocessing
+      (`"caffe"`: BGR minus the mean; `"tf"`: scaled to [-1, 1]); flow stacks scaled to
+      [-1, 1], `q / 127.5 - 1`.
+    """
+    _check_name_and_modality(name, modality)
+    images = np.asarray(images, dtype=np.float32)
+    channels = STREAM_CHANNELS[modality]
+    if images.ndim < 3 or images.shape[-1] != channels:
+        raise ValueError(
+            f"expected {modality} inputs [..., H, W, {channels}], got shape {images.shape}"
+        )
+    if name == "bn_inception":
+        return images - np.asarray(BN_INCEPTION_MEAN[modality], dtype=np.float32)
+    if modality == "flow":
+        return images / 127.5 - 1.0
+    mode = APPLICATIONS[name][1]
+    return keras.applications.imagenet_utils.preprocess_input(images.copy(), mode=mode)
+
+
+def load_backbone_weights(model: keras.Model, weights: str | os.PathLike) -> keras.Model:
+    """Load a local weights file into `model`.
+
+    - `.keras`: a saved model of the same architecture; weights are copied layer by layer,
+      matched by layer name.
+    - `.weights.h5`: `model.save_weights` output of the same architecture.
+    - `.pth`, `.pt`, `.tar`, `.npz`: a BN-Inception `state_dict` (`convert_bninception_state_dict`).
+
+    Raises:
+        DataError: the file is missing, of an unknown kind, or its weights do not fit the
+            model; the message names the layer (or key) and the shapes.
+    """
+    path = Path(weights)
+    if not path.is_file():
+        raise DataError(f"weights file {path} does not exist")
+    if path.name.endswith(".weights.h5"):
+        _check_weights_h5(model, path)
+        try:
+            with warnings.catch_warnings():
+                # Keras warns about optional containers that plain layer stacks never save.
+                warnings.filterwarnings("ignore", message="Skipping nested container")
+                model.load_weights(path)
+        except ValueError as error:
+            first_line = str(error).strip().splitlines()[0]
+            raise DataError(
+                f"weights file {path} does not fit {model.name!r}: {first_line}"
+            ) from error
+        return model
+    if path.suffix == ".keras":
+        try:
+            saved = keras.saving.load_model(path, compile=False)
+        except Exception as error:
+            raise DataError(f"cannot load Keras model file {path}: {error}") from error
+        _copy_weights_by_name(saved, model, path)
+        return model
+    if path.suffix in _STATE_DICT_SUFFIXES:
+        return convert_bninception_state_dict(path, model)
+    raise DataError(
+        f"weights file {path}: unknown kind; expected .keras, .weights.h5 or a BN-Inception "
+        f"state_dict ({', '.join(_STATE_DICT_SUFFIXES)})"
+    )
+
+
+def _describe_mismatch(layer_name: str, expected: list, got: list, path: Path) -> DataError:
+    return DataError(
+        f"weights file {path} does not fit layer {layer_name!r}: the file has shapes {got}, "
+        f"the model expects {expected}"
+    )
+
+
+def _copy_weights_by_name(source: keras.Model, target: keras.Model, path: Path) -> None:
+    saved = {layer.name: layer for layer in source.layers}
+    assignments = []
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in saved:
+            raise DataError(f"weights file {path} has no layer {layer.name!r} of {target.name!r}")
+        values = saved[layer.name].get_weights()
+        expected = [tuple(v.shape) for v in layer.weights]
+        got = [tuple(v.shape) for v in values]
+        if expected != got:
+            raise _describe_mismatch(layer.name, expected, got, path)
+        assignments.append((layer, values))
+    for layer, values in assignments:
+        layer.set_weights(values)
+
+
+def _check_weights_h5(model: keras.Model, path: Path) -> None:
+    """Name the first mismatching layer before Keras loads the file (which matches by order)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as file:
+            saved = {}
+            for group in file.get("layers", {}).values():
+                variables = group.get("vars")
+                if variables is not None and "name" in variables.attrs:
+                    shapes = [tuple(variables[str(i)].shape) for i in range(len(variables))]
+                    saved[str(variables.attrs["name"])] = shapes
+    except OSError as error:
+        raise DataError(f"cannot read weights file {path}: {error}") from error
+    if not saved:
+        return
+    for layer in model.layers:
+        expected = [tuple(v.shape) for v in layer.weights]
+        if not expected:
+            continue
+        if layer.name not in saved:
+            raise DataError(f"weights file {path} has no layer {layer.name!r} of {model.name!r}")
+        if saved[layer.name] != expected:
+            raise _describe_mismatch(layer.name, expected, saved[layer.name], path)

@@ -1,0 +1,96 @@
+"""`keras-wsal train`: train a model on a feature dataset from video-level labels."""
+
+from __future__ import annotations
+
+import argparse
+
+from keras_wsal.cli._arguments import non_negative_float, optional_length, positive_int
+
+HELP = "train UntrimmedNet, WSGN or the Naive baseline on a feature dataset"
+DESCRIPTION = """\
+Train a model on DATASET's subset from video-level labels only (segment boundaries are never read).
+RUN_DIR receives config.json, classes.json, checkpoints/, logs/ (TensorBoard) and model.keras.
+Run the same command again after an interruption to resume from the last checkpoint.
+
+examples:
+  keras-wsal train --data thumos14 --subset validation --model wsgn --out runs/wsgn
+  keras-wsal train --data thumos14 --subset validation --model wsgn --norms zloc,gloc \\
+      --casl 1.0 --epochs 80 --precision mixed_float16 --out runs/zloc_gloc_casl
+  keras-wsal train --data thumos14 --subset validation --model untrimmednet-soft --out runs/unet
+  TF_CONFIG='{"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": {"type": "worker", \\
+      "index": 0}}' keras-wsal train --strategy multi-worker ...   (one process per machine)
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from keras_wsal.models import MODEL_NAMES
+    from keras_wsal.training.config import OPTIMIZERS, PRECISIONS, STRATEGIES
+
+    parser.add_argument("--data", required=True, help="the dataset folder")
+    parser.add_argument("--subset", required=True, help="the subset to train on (e.g. validation)")
+    parser.add_argument("--model", required=True, choices=MODEL_NAMES)
+    parser.add_argument("--out", required=True, metavar="RUN_DIR", help="the run folder")
+    parser.add_argument("--epochs", type=positive_int, default=50)
+    parser.add_argument("--batch-size", type=positive_int, default=10, help="global batch size (videos)")
+    parser.add_argument(
+        "--max-length", type=optional_length, default=750, help="snippets per training video (none = all)"
+    )
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32")
+    parser.add_argument("--norms", default="zloc,gloc,sloc", help="WSGN's frame selection subset")
+    parser.add_argument("--casl", type=non_negative_float, default=0.0, help="CASL loss weight (0 = off)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="default: the paper's")
+    parser.add_argument("--learning-rate", type=float, default=None, help="default: the paper's")
+    parser.add_argument("--weight-decay", type=non_negative_float, default=5e-4)
+    parser.add_argument("--dropout", type=non_negative_float, default=0.5)
+    parser.add_argument("--fusion", choices=("late", "concat"), default="late", help="two-stream fusion")
+    parser.add_argument("--k-ratio", type=float, default=None, help="UntrimmedNet hard: top-k fraction")
+    parser.add_argument("--checkpoint-every", type=positive_int, default=None, help="steps (default: 1 epoch)")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="auto")
+    parser.add_argument(
+        "--jit-compile", choices=("auto", "on", "off"), default="auto", help="XLA for the train step"
+    )
+    parser.add_argument("--skip-bad", action="store_true", help="skip videos with bad feature files")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def config_from_args(args):
+    from keras_wsal.training import TrainConfig
+
+    jit = {"auto": "auto", "on": True, "off": False}[args.jit_compile]
+    return TrainConfig(
+        data=args.data,
+        subset=args.subset,
+        model=args.model,
+        out=args.out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        precision=args.precision,
+        norms=args.norms,
+        casl=args.casl,
+        seed=args.seed,
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        dropout=args.dropout,
+        fusion=args.fusion,
+        k_ratio=args.k_ratio,
+        checkpoint_every=args.checkpoint_every,
+        strategy=args.strategy,
+        jit_compile=jit,
+        skip_bad=args.skip_bad,
+    )
+
+
+def run(args) -> int:
+    from keras_wsal.errors import DataError
+    from keras_wsal.training import train
+
+    try:
+        config = config_from_args(args)
+    except ValueError as error:
+        raise DataError(str(error)) from None
+    result = train(config, verbose=0 if args.quiet else "auto")
+    print(f"trained {config.model} for {result.steps} steps; model: {result.run_dir / 'model.keras'}")
+    return 0

@@ -1,0 +1,316 @@
+"""`tf.data` input pipelines that stream snippet features from a `FeatureDataset`.
+
+Elements are `(inputs, labels)` with `inputs = {"features": float32 [B, T, D], "mask": bool [B, T]}`
+(or `{"rgb": [B, T, D1], "flow": [B, T, D2], "mask": [B, T]}`) and `labels` the multi-hot float32
+[B, C] video labels. A batch is padded to its longest video: padded steps hold 0 and mask False.
+
+Features are read per element from memory-mapped `.npy` files, so only the rows an element uses are
+read and the dataset never has to fit in memory. The training pipeline is given only `WeakLabels`
+(which classes occur in each video) and a feature loader: no annotation file or action position
+reaches it.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from keras_wsal.datasets.feature_dataset import FeatureDataset
+from keras_wsal.datasets.weak_labels import WeakLabels
+from keras_wsal.errors import DataError
+
+CROPS = ("random", "uniform")
+
+
+def _crop_rows(
+    num_snippets: int, max_length: int | None, crop: str, draw: int
+) -> slice | np.ndarray:
+    """The rows of a video of `num_snippets` snippets that one training element reads.
+
+    With `L = min(T, max_length)`: all rows when `L = T`; otherwise "random" takes the `L`
+    consecutive rows from `start = draw mod (T - L + 1)`, and "uniform" the `L` evenly spaced rows
+    `floor(i * T / L)`, `i = 0 .. L - 1` (first row 0, spanning the whole video).
+    """
+    if max_length is None or num_snippets <= max_length:
+        return slice(None)
+    if crop == "random":
+        start = draw % (num_snippets - max_length + 1)
+        return slice(start, start + max_length)
+    return np.arange(max_length) * num_snippets // max_length
+
+
+class _Reader:
+    """Reads (a crop of) one video's features: the Python side of the pipeline's map function."""
+
+    def __init__(
+        self,
+        load_features: Callable[[str], Mapping[str, np.ndarray]],
+        videos: Sequence[str],
+        lengths: Sequence[int],
+        streams: Sequence[str],
+        max_length: int | None,
+        crop: str,
+    ):
+        self._load_features = load_features
+        self._videos = list(videos)
+        self._lengths = list(lengths)
+        self._streams = list(streams)
+        self._max_length = max_length
+        self._crop = crop
+
+    def __call__(self, index: np.int64, draw: np.int64) -> tuple[np.ndarray, ...]:
+        video = self._videos[int(index)]
+        rows = _crop_rows(self._lengths[int(index)], self._max_length, self._crop, int(draw))
+        features = self._load_features(video)
+        read = []
+        for stream in self._streams:
+            array = np.array(features[stream][rows], dtype=np.float32)
+            if not np.isfinite(array).all():
+                where = getattr(features[stream], "filename", None) or f'stream "{stream}"'
+                raise DataError(f'video "{video}": feature file {where} has NaN or inf values')
+            read.append(array)
+        return tuple(read)
+
+
+def _is_positive_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+
+
+def _check_arguments(
+    batch_size: int, max_length: int | None, crop: str, fixed_length: bool = False
+) -> None:
+    if not _is_positive_int(batch_size):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if max_length is not None and not _is_positive_int(max_length):
+        raise ValueError(f"max_length must be a positive integer or None, got {max_length!r}")
+    if crop not in CROPS:
+        raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
+    if fixed_length and max_length is None:
+        raise ValueError("fixed_length=True needs a max_length to pad to")
+
+
+def _elements(
+    indices: tf.data.Dataset,
+    reader: _Reader,
+    feature_dims: Mapping[str, int],
+    draws: tf.data.Dataset,
+    label: Callable[[tf.Tensor], tf.Tensor],
+) -> tf.data.Dataset:
+    """Map (index, draw) pairs to `(inputs, label(index))` with static feature sizes."""
+
+    def read(index, draw):
+        arrays = tf.numpy_function(
+            reader, [index, draw], [tf.float32] * len(feature_dims), name="read_features"
+        )
+        inputs = {}
+        for array, (stream, dim) in zip(arrays, feature_dims.items(), strict=True):
+            array.set_shape([None, dim])
+            inputs[stream] = array
+        inputs["mask"] = tf.ones([tf.shape(arrays[0])[0]], tf.bool)
+        return inputs, label(index)
+
+    return tf.data.Dataset.zip(indices, draws).map(
+        read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+
+
+def _padded_batches(
+    elements: tf.data.Dataset, batch_size: int, drop_remainder: bool, length: int | None = None
+) -> tf.data.Dataset:
+    """Batches padded to their longest element, or to `length` steps (a static T) when given."""
+    inputs_spec, label_spec = elements.element_spec
+    padded_shapes = (
+        {name: [length, *spec.shape[1:]] for name, spec in inputs_spec.items()},
+        label_spec.shape,
+    )
+    padding_values = (
+        {
+            name: tf.constant(False if name == "mask" else 0, spec.dtype)
+            for name, spec in inputs_spec.items()
+        },
+        tf.constant(0, label_spec.dtype),
+    )
+    batches = elements.padded_batch(
+        batch_size, padded_shapes, padding_values, drop_remainder=drop_remainder
+    )
+    options = tf.data.Options()
+    # Sharding a dataset with no files falls back to DATA anyway; saying so silences the warning.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return batches.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def make_training_dataset_from_weak_labels(
+    weak_labels: WeakLabels,
+    load_features: Callable[[str], Mapping[str, np.ndarray]],
+    num_snippets: Sequence[int],
+    feature_dims: Mapping[str, int],
+    batch_size: int,
+    max_length: int | None = 750,
+    shuffle: bool = True,
+    seed: int | None = None,
+    crop: str = "random",
+    input_context: tf.distribute.InputContext | None = None,
+    repeat: bool = False,
+    drop_remainder: bool = False,
+    fixed_length: bool = False,
+) -> tf.data.Dataset:
+    """The training pipeline over videos known only by their weak labels and a feature loader.
+
+    Args:
+        weak_labels: the videos to train on and their multi-hot labels.
+        load_features: returns {stream: [T, D] array} of a video, ideally memory-mapped (only the
+            rows an element uses are read).
+        num_snippets: T of each video of `weak_labels.videos`.
+        feature_dims: {stream: D}, in the order of the model's inputs.
+        Other arguments: as for `make_training_dataset`.
+
+    Returns:
+        A dataset of `(inputs, labels)` batches; see the module docstring.
+    """
+    _check_arguments(batch_size, max_length, crop, fixed_length)
+    if len(num_snippets) != len(weak_labels):
+        raise ValueError(
+            f"num_snippets has {len(num_snippets)} entries for {len(weak_labels)} videos"
+        )
+    indices = tf.data.Dataset.range(len(weak_labels))
+    if input_context is not None:
+        pipelines = input_context.num_input_pipelines
+        if len(weak_labels) < pipelines:
+            raise DataError(
+                f"{len(weak_labels)} videos cannot feed {pipelines} input pipelines "
+                "(each needs at least one video)"
+            )
+        indices = indices.shard(pipelines, input_context.input_pipeline_id)
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+    if shuffle:
+        indices = indices.shuffle(len(weak_labels), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        indices = indices.repeat()
+    reader = _Reader(
+        load_features, weak_labels.videos, num_snippets, list(feature_dims), max_length, crop
+    )
+    multi_hot = tf.constant(weak_labels.multi_hot)
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    elements = _elements(
+        indices, reader, feature_dims, draws, lambda index: tf.gather(multi_hot, index)
+    )
+    return _padded_batches(
+        elements, batch_size, drop_remainder, max_length if fixed_length else None
+    )
+
+
+def make_training_dataset(
+    dataset: FeatureDataset,
+    subset: str,
+    batch_size: int,
+    max_length: int | None = 750,
+    shuffle: bool = True,
+    seed: int | None = None,
+    crop: str = "random",
+    input_context: tf.distribute.InputContext | None = None,
+    skip_bad: bool = False,
+    repeat: bool = False,
+    check_values: bool = True,
+    drop_remainder: bool = False,
+    fixed_length: bool = False,
+) -> tf.data.Dataset:
+    """The `tf.data` pipeline that trains on the videos of `subset` from their weak labels.
+
+    Before anything runs in TensorFlow, every feature file of the subset is checked
+    (`FeatureDataset.validate`): existence, shapes, the same T in every stream and, with
+    `check_values`, NaN/inf (one streaming pass over the files). Each element then reads its rows
+    from the memory-mapped files and checks them for NaN/inf again (a file changed meanwhile stops
+    the pipeline with that message).
+
+    Args:
+        dataset: the dataset.
+        subset: the subset to train on (e.g. "validation" for THUMOS14).
+        batch_size: the global batch size (divided among replicas with `input_context`).
+        max_length: the most snippets per element (W-TALC: 750); None keeps whole videos.
+        shuffle: shuffle the videos, anew each epoch.
+        seed: seeds the shuffle and the random crops; the same seed gives the same batches.
+        crop: how a longer video is cut to `max_length`: "random" (consecutive rows from a random
+            start) or "uniform" (evenly spaced rows `floor(i * T / max_length)` over the whole video).
+        input_context: given by `strategy.distribute_datasets_from_function`: this pipeline reads
+            every `num_input_pipelines`-th video from `input_pipeline_id` on, in batches of
+            `get_per_replica_batch_size(batch_size)`.
+        skip_bad: leave out (and log, with a count) videos whose feature files are missing or bad
+            instead of raising.
+        repeat: repeat indefinitely (each epoch reshuffled).
+        check_values: scan the feature files for NaN/inf before starting.
+        drop_remainder: drop a last, smaller batch (a static B).
+        fixed_length: pad every batch to `max_length` steps (a static T, so that a `jit_compile`d
+            step compiles once) instead of to its longest video.
+
+    Returns:
+        A dataset of `(inputs, labels)`: `inputs = {stream: float32 [B, T, D], "mask": bool [B, T]}`
+        padded to the batch's longest video (padding 0 / False), `labels` multi-hot float32 [B, C].
+
+    Raises:
+        DataError: the subset is empty or unknown (the message lists the subsets), the dataset has no
+            classes, a bad feature file (unless `skip_bad`), or every video was skipped.
+        ValueError: a bad `batch_size`, `max_length` or `crop`, or `fixed_length` without
+            `max_length`.
+    """
+    _check_arguments(batch_size, max_length, crop, fixed_length)
+    if not dataset.classes:
+        raise DataError(f"{dataset.root}: the dataset has no classes to train on")
+    videos = dataset.validate(subset, skip_bad=skip_bad, check_values=check_values)
+    if not videos:
+        raise DataError(f'{dataset.root}: every video of subset "{subset}" was skipped as bad')
+    return make_training_dataset_from_weak_labels(
+        dataset.weak_labels(subset).select(videos),
+        dataset.load_features,
+        [dataset.num_snippets(video) for video in videos],
+        dataset.feature_dims,
+        batch_size,
+        max_length=max_length,
+        shuffle=shuffle,
+        seed=seed,
+        crop=crop,
+        input_context=input_context,
+        repeat=repeat,
+        drop_remainder=drop_remainder,
+        fixed_length=fixed_length,
+    )
+
+
+def make_inference_dataset(
+    dataset: FeatureDataset,
+    subset: str,
+    batch_size: int = 1,
+    check_values: bool = True,
+) -> tf.data.Dataset:
+    """Whole videos of `subset`, in the order of `dataset.videos(subset)`, for detection.
+
+    The feature files are checked first as in `make_training_dataset` (no video is skipped).
+
+    Returns:
+        A dataset of `(inputs, video_index)`: `inputs` as for training, padded to the batch's longest
+        video; `video_index` int64 [B], the position of each video in `dataset.videos(subset)`.
+
+    Raises:
+        DataError: the subset is empty or unknown, or a feature file is bad.
+        ValueError: a bad `batch_size`.
+    """
+    _check_arguments(batch_size, None, "uniform")
+    videos = dataset.validate(subset, check_values=check_values)
+    reader = _Reader(
+        dataset.load_features,
+        videos,
+        [dataset.num_snippets(video) for video in videos],
+        dataset.streams,
+        None,
+        "uniform",
+    )
+    elements = _elements(
+        tf.data.Dataset.range(len(videos)),
+        reader,
+        dataset.feature_dims,
+        tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).repeat(),
+        lambda index: index,
+    )
+    return _padded_batches(elements, batch_size, drop_remainder=False)

@@ -1,0 +1,66 @@
+"""From per-snippet model outputs to video-level predictions (WSR) and temporal detections (WSD).
+
+Everything here works on one video's NumPy arrays: `video_scores` and `ranked_labels` for
+recognition; `untrimmednet_detections`, `wsgn_detections` and the shared `detect_segments`
+pipeline for detection; `predict_videos` and `detect_video` to run a trained model over a
+dataset; `write_detection_results` for the ActivityNet result JSON that
+`keras-wsal evaluate` reads.
+"""
+
+from keras_wsal.inference.detection import (
+    SEGMENT_SCORES,
+    VIDEO_SCORE_FUSIONS,
+    PostProcessing,
+    detect_segments,
+    detection_results,
+    group_snippets,
+    outer_inner_score,
+    select_classes,
+    temporal_nms,
+    untrimmednet_detections,
+    write_detection_results,
+    wsgn_detections,
+)
+from keras_wsal.inference.predict import (
+    DETECTION_RULES,
+    VideoOutputs,
+    check_model_matches_dataset,
+    detect_video,
+    predict_videos,
+    resolve_rule,
+)
+from keras_wsal.inference.recognition import (
+    VIDEO_SCORE_METHODS,
+    attention_pooling,
+    ranked_labels,
+    recognition_results,
+    top_k_pooling,
+    video_scores,
+)
+
+__all__ = [
+    "DETECTION_RULES",
+    "VideoOutputs",
+    "check_model_matches_dataset",
+    "detect_video",
+    "predict_videos",
+    "resolve_rule",
+    "SEGMENT_SCORES",
+    "VIDEO_SCORE_FUSIONS",
+    "VIDEO_SCORE_METHODS",
+    "PostProcessing",
+    "attention_pooling",
+    "detect_segments",
+    "detection_results",
+    "group_snippets",
+    "outer_inner_score",
+    "ranked_labels",
+    "recognition_results",
+    "select_classes",
+    "temporal_nms",
+    "top_k_pooling",
+    "untrimmednet_detections",
+    "video_scores",
+    "write_detection_results",
+    "wsgn_detections",
+]

@@ -1,0 +1,478 @@
+"""Weakly supervised detection (WSD): per-snippet scores → temporal segments → result JSON.
+
+All functions work on one video's NumPy arrays (padding already cut off: T real snippets).
+Snippet t covers [t / feature_fps, (t + 1) / feature_fps) seconds, so a run of snippets
+[s, e) becomes the segment [s / feature_fps, e / feature_fps].
+
+The pipeline of `detect_segments`, shared by both papers' rules:
+
+1. classes to localise: from the video-level scores (`select_classes`: the `class_top_k` best,
+   then those >= `class_threshold`; every class when no video scores are given);
+2. per class and threshold θ: snippets with score >= θ (or >= θ · the class's maximum over the
+   video, `relative=True`), and eligible (UntrimmedNet: attention >= 1e-4), grouped into runs of
+   consecutive snippets (`group_snippets`); runs shorter than `min_duration` seconds dropped;
+3. several thresholds: their segments are unioned (the same segment found twice is kept once);
+4. each segment scored (`segment_score`: the mean inner score, or the outer-inner contrast),
+   optionally fused with the class's video score;
+5. optional temporal NMS per class (`temporal_nms`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from keras_wsal.errors import DataError
+from keras_wsal.evaluation.tiou import segment_tiou
+from keras_wsal.inference.recognition import (
+    check_selection,
+    check_snippet_array,
+    check_video_scores,
+)
+from keras_wsal.version import __version__
+
+SEGMENT_SCORES = ("mean", "outer_inner")
+VIDEO_SCORE_FUSIONS = ("none", "multiply", "add")
+
+
+@dataclass(frozen=True)
+class PostProcessing:
+    """How classes are chosen and segments are filtered, scored and suppressed.
+
+    Attributes:
+        class_threshold: localise the classes whose video score is >= this (None: no threshold).
+            Default 0.1: video scores of both papers' models are probabilities over classes.
+        class_top_k: localise at most the k classes of highest video score (None: no limit).
+        min_duration: drop segments shorter than this many seconds (WSGN: 1 s; default 0).
+        segment_score: "mean" — the mean detection score inside the segment; "outer_inner" —
+            that mean minus the mean over the flanking snippets, `outer_ratio` of the segment's
+            length (at least one snippet) on each side, clipped to the video (AutoLoc's
+            outer-inner contrast; a segment spanning the whole video has no flank, outer mean 0).
+        video_score_fusion: "none"; "multiply" — segment score × the class's video score;
+            "add" — segment score + the class's video score (as W-TALC-style scoring does).
+            Needs video scores.
+        nms_threshold: per class, suppress a segment whose tIoU with a higher-scored kept
+            segment is > this (None: no NMS).
+        outer_ratio: the flank length as a fraction of the segment length (0.25).
+    """
+
+    class_threshold: float | None = 0.1
+    class_top_k: int | None = None
+    min_duration: float = 0.0
+    segment_score: str = "mean"
+    video_score_fusion: str = "none"
+    nms_threshold: float | None = None
+    outer_ratio: float = 0.25
+
+    def __post_init__(self):
+        if self.class_threshold is not None and not math.isfinite(self.class_threshold):
+            raise ValueError(
+                f"class_threshold must be a finite number or None; got {self.class_threshold!r}"
+            )
+        if self.class_top_k is not None and (
+            isinstance(self.class_top_k, bool)
+            or not isinstance(self.class_top_k, int)
+            or self.class_top_k < 1
+        ):
+            raise ValueError(f"class_top_k must be an int >= 1 or None; got {self.class_top_k!r}")
+        if not (math.isfinite(self.min_duration) and self.min_duration >= 0):
+            raise ValueError(f"min_duration must be seconds >= 0; got {self.min_duration!r}")
+        if self.segment_score not in SEGMENT_SCORES:
+            raise ValueError(
+                f"segment_score must be one of {SEGMENT_SCORES}; got {self.segment_score!r}"
+            )
+        if self.video_score_fusion not in VIDEO_SCORE_FUSIONS:
+            raise ValueError(
+                f"video_score_fusion must be one of {VIDEO_SCORE_FUSIONS}; "
+                f"got {self.video_score_fusion!r}"
+            )
+        if self.nms_threshold is not None and not 0.0 <= self.nms_threshold <= 1.0:
+            raise ValueError(f"nms_threshold must be in [0, 1] or None; got {self.nms_threshold!r}")
+        if not (math.isfinite(self.outer_ratio) and self.outer_ratio > 0):
+            raise ValueError(f"outer_ratio must be > 0; got {self.outer_ratio!r}")
+
+
+def select_classes(
+    video_scores: np.ndarray, class_threshold: float | None = 0.1, class_top_k: int | None = None
+) -> np.ndarray:
+    """Indices of the classes to localise, best video score first (equal scores: class order).
+
+    The `class_top_k` highest classes (all when None), of which those with score >=
+    `class_threshold` (all when None).
+    """
+    scores = np.asarray(video_scores, dtype=np.float64)
+    order = np.argsort(-scores, kind="stable")[:class_top_k]
+    if class_threshold is not None:
+        order = order[scores[order] >= class_threshold]
+    return order
+
+
+def group_snippets(active: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of consecutive True snippets as `(start, end)` snippet indices, end exclusive."""
+    edges = np.diff(np.concatenate([[0], np.asarray(active, dtype=np.int8), [0]]))
+    return list(
+        zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True)
+    )
+
+
+def outer_inner_score(curve: np.ndarray, start: int, end: int, outer_ratio: float = 0.25) -> float:
+    """Mean of `curve[start:end]` minus the mean of its flanks (AutoLoc's outer-inner contrast).
+
+    The flanks are `n = max(1, round(outer_ratio · (end - start)))` snippets before `start` and
+    after `end`, clipped to the video; without any flank snippet the outer mean is 0.
+    """
+    flank = max(1, math.floor(outer_ratio * (end - start) + 0.5))
+    outer = np.concatenate([curve[max(0, start - flank) : start], curve[end : end + flank]])
+    inner = float(np.mean(curve[start:end]))
+    return inner - (float(np.mean(outer)) if outer.size else 0.0)
+
+
+def temporal_nms(segments: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Greedy temporal non-maximum suppression.
+
+    Visit segments by decreasing score (equal scores: input order); keep one unless its tIoU with
+    an already kept segment is > `threshold`.
+
+    Args:
+        segments: float `[N, 2]`.
+        scores: float `[N]`.
+        threshold: tIoU above which a lower-scored segment is suppressed.
+
+    Returns:
+        int `[K]` indices of the kept segments, highest score first.
+    """
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    tiou = segment_tiou(segments, segments)
+    kept: list[int] = []
+    for index in order:
+        if all(tiou[index, other] <= threshold for other in kept):
+            kept.append(int(index))
+    return np.array(kept, dtype=np.int64)
+
+
+def detect_segments(
+    detection_scores: np.ndarray,
+    feature_fps: float,
+    classes: Sequence[str],
+    *,
+    thresholds: float | Sequence[float] = 0.5,
+    relative: bool = False,
+    eligible: np.ndarray | None = None,
+    video_scores: np.ndarray | None = None,
+    post: PostProcessing | None = None,
+    video: str = "video",
+) -> list[dict]:
+    """Segments of one video from its per-snippet detection scores (the module's pipeline).
+
+    Args:
+        detection_scores: float `[T, C]`, the curve that is thresholded and that scores segments
+            (a model's "detection_scores": UntrimmedNet's snippet scores, WSGN's g ⊙ softmax(h)).
+        feature_fps: snippets per second.
+        classes: the C class names.
+        thresholds: one threshold or several, whose segments are unioned. Absolute: a snippet is
+            active when its score >= θ. `relative=True`: when its score >= θ · (the class's
+            maximum over the video), θ in (0, 1]; a class whose maximum is <= 0 gives nothing.
+        relative: see `thresholds`.
+        eligible: optional bool `[T, C]` or `[T, 1]`: only these snippets may be active.
+        video_scores: optional `[C]` video-level scores; they choose the classes (see
+            `PostProcessing`) and feed `video_score_fusion`.
+        post: `PostProcessing` options (default `PostProcessing()`).
+        video: the video's name, for error messages.
+
+    Returns:
+        `[{"label": str, "score": float, "segment": [start_s, end_s]}, ...]`, highest score first
+        (equal scores: class order, then time). Empty when no snippet passes. With T = 1 a
+        segment is at most the one snippet; constant scores give one segment spanning the video
+        (or none).
+
+    Raises:
+        DataError: arrays of the wrong shape or with NaN/inf (naming the video).
+        ValueError: a bad option.
+    """
+    post = PostProcessing() if post is None else post
+    scores = check_snippet_array(detection_scores, "detection_scores", video)
+    num_snippets, num_classes = scores.shape
+    if len(classes) != num_classes:
+        raise DataError(f"video {video!r}: {num_classes} score columns but {len(classes)} classes")
+    if isinstance(feature_fps, bool) or not (math.isfinite(feature_fps) and feature_fps > 0):
+        raise ValueError(f"feature_fps must be a positive number; got {feature_fps!r}")
+    levels = _check_thresholds(thresholds, relative)
+    allowed = np.ones((num_snippets, 1), dtype=bool) if eligible is None else np.asarray(eligible)
+    if (
+        allowed.ndim != 2
+        or allowed.shape[0] != num_snippets
+        or allowed.shape[1] not in (1, num_classes)
+    ):
+        raise DataError(
+            f"video {video!r}: eligible must be [{num_snippets}, {num_classes}] or "
+            f"[{num_snippets}, 1]; got {list(allowed.shape)}"
+        )
+    allowed = np.broadcast_to(allowed.astype(bool), scores.shape)
+    if video_scores is not None:
+        class_scores = check_video_scores(video_scores, num_classes, video)
+        chosen = select_classes(class_scores, post.class_threshold, post.class_top_k)
+    elif post.video_score_fusion != "none":
+        raise ValueError(f"video_score_fusion={post.video_score_fusion!r} needs video_scores")
+    else:
+        class_scores, chosen = None, np.arange(num_classes)
+    min_snippets = post.min_duration * feature_fps - 1e-9
+    found: dict[tuple[int, int, int], float] = {}
+    for class_index in chosen.tolist():
+        video_score = None if class_scores is None else float(class_scores[class_index])
+        segments = _class_segments(
+            scores[:, class_index], allowed[:, class_index], levels, relative, min_snippets
+        )
+        for start, end in segments:
+            score = _segment_score(scores[:, class_index], start, end, post, video_score)
+            found[(class_index, start, end)] = score
+    if post.nms_threshold is not None:
+        found = _suppress(found, post.nms_threshold)
+    ranked = sorted(sorted(found), key=lambda key: -found[key])
+    return [
+        {
+            "label": classes[class_index],
+            "score": found[(class_index, start, end)],
+            "segment": [start / feature_fps, end / feature_fps],
+        }
+        for class_index, start, end in ranked
+    ]
+
+
+def untrimmednet_detections(
+    snippet_scores: np.ndarray,
+    selection: np.ndarray,
+    feature_fps: float,
+    classes: Sequence[str],
+    *,
+    video_scores: np.ndarray | None = None,
+    attention_threshold: float = 1e-4,
+    score_threshold: float | Sequence[float] = 0.5,
+    post: PostProcessing | None = None,
+    video: str = "video",
+) -> list[dict]:
+    """UntrimmedNet's detection rule (Wang et al., CVPR 2017, §4 "Action detection").
+
+    Background removal: snippets whose selection (attention) weight is below
+    `attention_threshold` (1e-4) are dropped; the remaining snippets whose class score is >=
+    `score_threshold` (0.5) are grouped into segments of that class (`detect_segments`, absolute
+    thresholds, scored on `snippet_scores`).
+
+    Args:
+        snippet_scores: float `[T, C]` per-snippet class probabilities.
+        selection: float `[T, C]` or `[T, 1]` selection / attention weights.
+        feature_fps: snippets per second.
+        classes: the C class names.
+        video_scores: optional `[C]` video scores that choose the classes (see `PostProcessing`).
+        attention_threshold: the background-removal threshold on `selection`.
+        score_threshold: the class-score threshold (several: their segments are unioned).
+        post: `PostProcessing` (default: `PostProcessing()`, no minimum duration).
+        video: the video's name, for error messages.
+
+    Returns:
+        The detections, as `detect_segments`.
+    """
+    scores = check_snippet_array(snippet_scores, "snippet_scores", video)
+    eligible = check_selection(selection, scores.shape, video) >= attention_threshold
+    return detect_segments(
+        scores,
+        feature_fps,
+        classes,
+        thresholds=score_threshold,
+        eligible=eligible,
+        video_scores=video_scores,
+        post=post,
+        video=video,
+    )
+
+
+def wsgn_detections(
+    detection_scores: np.ndarray,
+    feature_fps: float,
+    classes: Sequence[str],
+    *,
+    video_scores: np.ndarray | None = None,
+    thresholds: float | Sequence[float] = 0.5,
+    relative: bool = True,
+    post: PostProcessing | None = None,
+    video: str = "video",
+) -> list[dict]:
+    """WSGN's detection rule (Fernando et al., WACV 2020, §4.4).
+
+    Threshold the per-frame score g ⊙ softmax(h_cls) (the model's "detection_scores"), group
+    consecutive snippets above it into candidate segments, and keep those at least one second
+    long. The paper gives no threshold value; the default is relative, half of each class's
+    maximum over the video (`thresholds=0.5, relative=True`).
+
+    Args:
+        detection_scores: float `[T, C]`, g ⊙ softmax(h_cls).
+        feature_fps: snippets per second.
+        classes: the C class names.
+        video_scores: optional `[C]` video scores that choose the classes (see `PostProcessing`).
+        thresholds: threshold(s), see `detect_segments`.
+        relative: thresholds relative to each class's maximum (True) or absolute.
+        post: `PostProcessing` (default: `PostProcessing(min_duration=1.0)`).
+        video: the video's name, for error messages.
+
+    Returns:
+        The detections, as `detect_segments`.
+    """
+    return detect_segments(
+        detection_scores,
+        feature_fps,
+        classes,
+        thresholds=thresholds,
+        relative=relative,
+        video_scores=video_scores,
+        post=PostProcessing(min_duration=1.0) if post is None else post,
+        video=video,
+    )
+
+
+def detection_results(detections_by_video: Mapping[str, Sequence[Mapping]]) -> dict:
+    """The ActivityNet result JSON of all videos' detections.
+
+    Returns:
+        `{"version": "keras_wsal X", "results": {VIDEO: [{"label", "score", "segment"}]},
+        "external_data": {"used": False, "details": ""}}` (the fields ActivityNet's evaluator
+        requires), with plain floats.
+
+    Raises:
+        DataError: a detection with a missing field, a non-finite score or time, or start > end
+            (naming the video).
+    """
+    results = {}
+    for video, detections in detections_by_video.items():
+        entries = []
+        for index, detection in enumerate(detections):
+            try:
+                label = detection["label"]
+                score = float(detection["score"])
+                start, end = (float(value) for value in detection["segment"])
+            except (KeyError, TypeError, ValueError) as error:
+                raise DataError(
+                    f"video {video!r}, detection {index}: malformed ({error!r})"
+                ) from None
+            if (
+                not isinstance(label, str)
+                or not all(map(math.isfinite, (score, start, end)))
+                or start > end
+            ):
+                raise DataError(
+                    f"video {video!r}, detection {index}: expected a string label, a finite score "
+                    f"and finite start <= end; got {detection!r}"
+                )
+            entries.append({"label": label, "score": score, "segment": [start, end]})
+        results[video] = entries
+    return {
+        "version": f"keras_wsal {__version__}",
+        "results": results,
+        "external_data": {"used": False, "details": ""},
+    }
+
+
+def write_detection_results(
+    path: str | os.PathLike, detections_by_video: Mapping[str, Sequence[Mapping]]
+) -> Path:
+    """Write `detection_results(detections_by_video)` to `path` as JSON, atomically.
+
+    Returns:
+        The path written.
+    """
+    payload = detection_results(detections_by_video)
+    with atomic_output(path, "w") as handle:
+        json.dump(payload, handle, allow_nan=False)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, mode: str = "wb") -> Iterator:
+    """A file object on a temporary file beside `path`, moved onto `path` when the block succeeds.
+
+    A failure inside the block removes the temporary file and leaves `path` as it was, so no
+    half-written output is ever seen. Missing parent folders are created.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(
+            descriptor, mode, **({} if "b" in mode else {"encoding": "utf-8"})
+        ) as handle:
+            yield handle
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def _class_segments(
+    curve: np.ndarray,
+    allowed: np.ndarray,
+    levels: list[float],
+    relative: bool,
+    min_snippets: float,
+) -> list[tuple[int, int]]:
+    """The runs of one class over all thresholds, each once, at least `min_snippets` long."""
+    peak = float(curve.max())
+    if relative and peak <= 0:
+        return []
+    runs: list[tuple[int, int]] = []
+    for level in levels:
+        active = (curve >= (level * peak if relative else level)) & allowed
+        for start, end in group_snippets(active):
+            if end - start >= min_snippets and (start, end) not in runs:
+                runs.append((start, end))
+    return runs
+
+
+def _segment_score(
+    curve: np.ndarray, start: int, end: int, post: PostProcessing, video_score: float | None
+) -> float:
+    if post.segment_score == "mean":
+        score = float(np.mean(curve[start:end]))
+    else:
+        score = outer_inner_score(curve, start, end, post.outer_ratio)
+    if post.video_score_fusion == "multiply":
+        score *= video_score
+    elif post.video_score_fusion == "add":
+        score += video_score
+    return score
+
+
+def _suppress(found: dict[tuple[int, int, int], float], threshold: float) -> dict:
+    """`temporal_nms` per class over `{(class, start, end): score}`."""
+    kept = {}
+    for class_index in sorted({key[0] for key in found}):
+        keys = sorted(key for key in found if key[0] == class_index)
+        spans = np.array([[start, end] for _, start, end in keys], dtype=np.float64)
+        for index in temporal_nms(spans, np.array([found[key] for key in keys]), threshold):
+            kept[keys[index]] = found[keys[index]]
+    return kept
+
+
+def _check_thresholds(thresholds: float | Sequence[float], relative: bool) -> list[float]:
+    values = [thresholds] if isinstance(thresholds, (int, float, np.number)) else list(thresholds)
+    if not values:
+        raise ValueError("thresholds must hold at least one value")
+    for value in values:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.number))
+            or not math.isfinite(value)
+        ):
+            raise ValueError(f"thresholds must be finite numbers; got {value!r}")
+        if relative and not 0.0 < value <= 1.0:
+            raise ValueError(f"relative thresholds must be in (0, 1]; got {value!r}")
+    return [float(value) for value in values]

@@ -1,0 +1,122 @@
+"""Running a trained model over a dataset: per-snippet outputs, detections, recognition scores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from keras_wsal.errors import DataError
+from keras_wsal.inference.detection import PostProcessing, untrimmednet_detections, wsgn_detections
+
+DETECTION_RULES = ("auto", "untrimmednet", "wsgn")
+
+
+@dataclass(frozen=True)
+class VideoOutputs:
+    """One video's model outputs with the padding cut off (T real snippets)."""
+
+    video: str
+    video_scores: np.ndarray  # [C]
+    snippet_scores: np.ndarray  # [T, C]
+    selection: np.ndarray  # [T, C] or [T, 1]
+    detection_scores: np.ndarray  # [T, C]
+
+
+def predict_videos(model, dataset, subset: str, batch_size: int = 1) -> Iterator[VideoOutputs]:
+    """Run `model.snippet_outputs` over every video of `subset` (whole videos, in order).
+
+    Args:
+        model: a keras_wsal model (`UntrimmedNet`, `WSGN`).
+        dataset: a `keras_wsal.datasets.FeatureDataset`.
+        subset: the subset to run on.
+        batch_size: videos per forward pass (padded and masked; results equal batch 1).
+
+    Yields:
+        `VideoOutputs` per video.
+    """
+    from keras_wsal.datasets import make_inference_dataset
+
+    check_model_matches_dataset(model, dataset)
+    videos = dataset.videos(subset)
+    for inputs, indices in make_inference_dataset(dataset, subset, batch_size=batch_size):
+        outputs = {k: np.asarray(v) for k, v in model.snippet_outputs(inputs, training=False).items()}
+        lengths = np.asarray(inputs["mask"]).sum(axis=1)
+        for row, index in enumerate(np.asarray(indices)):
+            length = int(lengths[row])
+            yield VideoOutputs(
+                videos[int(index)],
+                outputs["video_scores"][row],
+                outputs["snippet_scores"][row, :length],
+                outputs["selection"][row, :length],
+                outputs["detection_scores"][row, :length],
+            )
+
+
+def check_model_matches_dataset(model, dataset) -> None:
+    """A DataError unless the model's streams, feature sizes and class count fit the dataset."""
+    dims = getattr(model, "feature_dims", None)
+    if dims is None:
+        raise DataError(f"{type(model).__name__} is not a keras_wsal model (no `feature_dims`)")
+    if dict(dims) != dict(dataset.feature_dims):
+        raise DataError(
+            f"the model takes features {dict(dims)} but dataset {dataset.root} has "
+            f"{dict(dataset.feature_dims)}"
+        )
+    if model.num_classes != len(dataset.classes):
+        raise DataError(
+            f"the model predicts {model.num_classes} classes but dataset {dataset.root} has "
+            f"{len(dataset.classes)}"
+        )
+
+
+def resolve_rule(model, rule: str = "auto") -> str:
+    """The detection rule for `model`: UntrimmedNet's for soft selection, WSGN's otherwise.
+
+    UntrimmedNet's rule needs attention weights, which only soft selection has; a hard
+    (top-k) UntrimmedNet and every WSGN variant threshold their detection scores (WSGN's rule).
+    """
+    if rule not in DETECTION_RULES:
+        raise ValueError(f"detection rule must be one of {DETECTION_RULES}; received {rule!r}")
+    if rule != "auto":
+        return rule
+    return "untrimmednet" if getattr(model, "mode", None) == "soft" else "wsgn"
+
+
+def detect_video(
+    outputs: VideoOutputs,
+    rule: str,
+    feature_fps: float,
+    classes: Sequence[str],
+    thresholds: float | Sequence[float] | None = None,
+    relative: bool | None = None,
+    post: PostProcessing | None = None,
+) -> list[dict]:
+    """Detections of one video by `rule` ("untrimmednet" or "wsgn"), defaults of that rule.
+
+    UntrimmedNet's rule: attention ≥ 1e-4, class score ≥ `thresholds` (0.5, absolute).
+    WSGN's rule: detection score ≥ `thresholds` × the class's maximum (0.5, relative by default),
+    segments of at least 1 s. Classes come from the model's video prediction (`post`).
+    """
+    if rule == "untrimmednet":
+        return untrimmednet_detections(
+            outputs.snippet_scores,
+            outputs.selection,
+            feature_fps,
+            classes,
+            video_scores=outputs.video_scores,
+            score_threshold=0.5 if thresholds is None else thresholds,
+            post=post,
+            video=outputs.video,
+        )
+    return wsgn_detections(
+        outputs.detection_scores,
+        feature_fps,
+        classes,
+        video_scores=outputs.video_scores,
+        thresholds=0.5 if thresholds is None else thresholds,
+        relative=True if relative is None else relative,
+        post=post,
+        video=outputs.video,
+    )

@@ -1,0 +1,66 @@
+"""Video decoding, optical flow, two-stream feature extraction and synthetic test videos."""
+
+from keras_wsal.video.extraction import (
+    ExtractionReport,
+    ExtractionSettings,
+    VideoFeatures,
+    extract_dataset,
+    extract_video_features,
+    find_videos,
+    make_streams,
+    shard_videos,
+)
+from keras_wsal.video.flow import (
+    DEFAULT_BOUND,
+    DIS_PRESETS,
+    FLOW_METHODS,
+    STACK_LENGTH,
+    FlowPool,
+    compute_flow,
+    create_flow_estimator,
+    dequantize_flow,
+    flow_stack,
+    quantize_flow,
+    to_gray,
+    video_flows,
+)
+from keras_wsal.video.reader import (
+    BACKENDS,
+    Frame,
+    VideoReader,
+    frames_dataset,
+    open_video,
+    resize_frame,
+)
+from keras_wsal.video.synthetic import synthetic_frame, write_synthetic_video
+
+__all__ = [
+    "ExtractionReport",
+    "ExtractionSettings",
+    "VideoFeatures",
+    "extract_dataset",
+    "extract_video_features",
+    "find_videos",
+    "make_streams",
+    "shard_videos",
+    "BACKENDS",
+    "DEFAULT_BOUND",
+    "DIS_PRESETS",
+    "FLOW_METHODS",
+    "STACK_LENGTH",
+    "FlowPool",
+    "Frame",
+    "VideoReader",
+    "compute_flow",
+    "create_flow_estimator",
+    "dequantize_flow",
+    "flow_stack",
+    "frames_dataset",
+    "open_video",
+    "quantize_flow",
+    "resize_frame",
+    "synthetic_frame",
+    "to_gray",
+    "video_flows",
+    "write_synthetic_video",
+]

@@ -1,0 +1,493 @@
+"""Two-stream snippet features of raw videos, written as a keras_wsal feature dataset.
+
+Each video is decoded once, resampled to `frame_rate` frames per second and resized to
+`frame_size` (TSN: 340x256). Snippet `t` is the resampled frames `[t S, (t + 1) S)` (`S =
+snippet_frames`), so it covers `[t / feature_fps, (t + 1) / feature_fps)` seconds with
+`feature_fps = frame_rate / S`, as the dataset format defines; a video of `N` resampled frames
+has `T = ceil(N / S)` snippets (the last one may be shorter).
+
+For snippet `t` with centre frame `c = t S + S // 2` (clamped to the last frame):
+- rgb: the spatial stream on frame `c`, centre-cropped to `crop x crop`;
+- flow: the temporal stream on the stack of the `L = 5` flows `c - L // 2, ..., c - L // 2 + L - 1`
+  (flow `j` goes from frame `j` to frame `j + 1`; indices clamped to the video), quantised to
+  uint8 with bound 20 as TSN stores them, centre-cropped like the frame.
+
+Only the frames of the snippets in progress are held in memory, whatever the video length.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from keras_wsal.errors import VideoError
+from keras_wsal.video.flow import DEFAULT_BOUND, STACK_LENGTH, FlowPool
+from keras_wsal.video.reader import open_video
+
+VIDEO_SUFFIXES = (".avi", ".flv", ".m4v", ".mkv", ".mov", ".mp4", ".mpeg", ".mpg", ".webm", ".wmv")
+
+
+@dataclass(frozen=True)
+class ExtractionSettings:
+    """How snippets are sampled and fed to the two streams.
+
+    Attributes:
+        frame_rate: frames per second every video is resampled to.
+        snippet_frames: `S`, resampled frames per snippet (>= 2).
+        frame_size: `(width, height)` the frames are resized to.
+        crop: the side of the centre crop the backbones see (<= both frame sides).
+        flow: `"dis"` or `"tvl1"`.
+        dis_preset: the DIS preset.
+        flow_bound: the flow quantisation bound in pixels.
+        backbone: the backbone name (`keras_wsal.backbones.BACKBONES`).
+        batch_size: snippets per forward pass (does not change the features).
+        workers: flow threads (default: the number of CPUs; does not change the features).
+    """
+
+    frame_rate: float = 25.0
+    snippet_frames: int = 16
+    frame_size: tuple[int, int] = (340, 256)
+    crop: int = 224
+    flow: str = "dis"
+    dis_preset: str = "medium"
+    flow_bound: float = DEFAULT_BOUND
+    backbone: str = "bn_inception"
+    batch_size: int = field(default=32, compare=False)
+    workers: int | None = field(default=None, compare=False)
+
+    def __post_init__(self):
+        if not self.frame_rate > 0:
+            raise ValueError(f"frame_rate must be > 0, got {self.frame_rate}")
+        if self.snippet_frames < 2:
+            raise ValueError(f"snippet_frames must be >= 2, got {self.snippet_frames}")
+        if self.crop < 1 or self.crop > min(self.frame_size):
+            raise ValueError(
+                f"crop must be in [1, {min(self.frame_size)}] (the shorter side of frame_size "
+                f"{self.frame_size}), got {self.crop}"
+            )
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+    @property
+    def feature_fps(self) -> float:
+        """Snippets per second, `frame_rate / snippet_frames`."""
+        return self.frame_rate / self.snippet_frames
+
+    def describe(self) -> dict:
+        """The settings that determine the features (for `meta.json`)."""
+        settings = asdict(self)
+        for key in ("batch_size", "workers"):
+            settings.pop(key)
+        settings["frame_size"] = list(self.frame_size)
+        return settings
+
+
+@dataclass
+class VideoFeatures:
+    """The features of one video: `rgb` `[T, D1]`, `flow` `[T, D2]`, and what was decoded."""
+
+    rgb: np.ndarray
+    flow: np.ndarray
+    duration: float
+    fps: float
+    num_frames: int
+
+
+def _centre_crop(image: np.ndarray, crop: int) -> np.ndarray:
+    height, width = image.shape[:2]
+    top, left = (height - crop) // 2, (width - crop) // 2
+    return image[top : top + crop, left : left + crop]
+
+
+class _SnippetBatcher:
+    """Collects snippet inputs and runs the two backbones on full batches."""
+
+    def __init__(self, models, preprocess: Callable, batch_size: int):
+        self._models = models
+        self._preprocess = preprocess
+        self._batch_size = batch_size
+        self._pending = {"rgb": [], "flow": []}
+        self._features = {"rgb": [], "flow": []}
+
+    def add(self, rgb: np.ndarray, flow: np.ndarray) -> None:
+        self._pending["rgb"].append(rgb)
+        self._pending["flow"].append(flow)
+        if len(self._pending["rgb"]) >= self._batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        for stream, inputs in self._pending.items():
+            if inputs:
+                batch = self._preprocess(np.stack(inputs), stream)
+                output = self._models[stream](batch, training=False)
+                self._features[stream].append(np.asarray(output, dtype=np.float32))
+        self._pending = {"rgb": [], "flow": []}
+
+    def result(self) -> dict[str, np.ndarray]:
+        self.flush()
+        return {stream: np.concatenate(parts) for stream, parts in self._features.items()}
+
+
+def extract_video_features(
+    path: str | os.PathLike,
+    rgb_model,
+    flow_model,
+    settings: ExtractionSettings,
+) -> VideoFeatures:
+    """The rgb and flow snippet features of one video (see the module docstring).
+
+    Args:
+        path: the video.
+        rgb_model: the spatial stream `[B, crop, crop, 3] -> [B, D1]`, a Keras model (called
+            as `model(batch, training=False)`).
+        flow_model: the temporal stream `[B, crop, crop, 2 L] -> [B, D2]`, likewise.
+        settings: the sampling; `settings.backbone` chooses the input preprocessing.
+
+    Raises:
+        VideoError: the video cannot be read, or is shorter than one snippet.
+    """
+    from keras_wsal.backbones import preprocess_input
+
+    reader = open_video(path)
+    size, length, crop = settings.snippet_frames, STACK_LENGTH, settings.crop
+    batcher = _SnippetBatcher(
+        {"rgb": rgb_model, "flow": flow_model},
+        lambda inputs, stream: preprocess_input(inputs, settings.backbone, stream),
+        settings.batch_size,
+    )
+    frames: dict[int, np.ndarray] = {}
+    flows: dict[int, np.ndarray] = {}
+    pool = FlowPool(
+        settings.flow,
+        dis_preset=settings.dis_preset,
+        bound=settings.flow_bound,
+        workers=settings.workers,
+    )
+
+    def first_flow(snippet: int) -> int:
+        return snippet * size + size // 2 - length // 2
+
+    def finish(snippet: int, last_frame: int) -> None:
+        """Run snippet `snippet`; frames up to `last_frame` (the video's last if known) exist."""
+        centre = min(snippet * size + size // 2, last_frame)
+        start = first_flow(snippet)
+        needed = [min(max(j, 0), last_frame - 1) for j in range(start, start + length)]
+        futures = {
+            j: pool.submit(frames[j], frames[j + 1]) for j in sorted(set(needed)) if j not in flows
+        }
+        flows.update({j: future.result() for j, future in futures.items()})
+        stack = np.concatenate([flows[j] for j in needed], axis=-1)
+        batcher.add(_centre_crop(frames[centre], crop), _centre_crop(stack, crop))
+
+    count = 0
+    next_snippet = 0
+    with pool:
+        for frame in reader.frames(fps=settings.frame_rate, size=settings.frame_size):
+            frames[count] = frame.image
+            count += 1
+            # A snippet is complete once the second frame of its last flow has arrived.
+            while first_flow(next_snippet) + length < count:
+                finish(next_snippet, count - 1)
+                next_snippet += 1
+                # Keep what later snippets may use: from their first flow or centre frame, and
+                # the last two frames, which the last snippets' clamped flows use.
+                keep = min(max(first_flow(next_snippet), 0), next_snippet * size, count - 2)
+                for old in [k for k in frames if k < keep]:
+                    del frames[old]
+                for old in [j for j in flows if j < keep]:
+                    del flows[old]
+        if count < size:
+            raise VideoError(
+                f"video {reader.path} has {count} frames at {settings.frame_rate:g} fps: shorter "
+                f"than one snippet ({size} frames)"
+            )
+        while next_snippet < math.ceil(count / size):
+            finish(next_snippet, count - 1)
+            next_snippet += 1
+    features = batcher.result()
+    return VideoFeatures(
+        rgb=features["rgb"],
+        flow=features["flow"],
+        duration=reader.duration,
+        fps=reader.fps,
+        num_frames=count,
+    )
+
+
+def find_videos(videos_dir: str | os.PathLike) -> dict[str, Path]:
+    """The videos of a folder by name (the file name without its suffix), sorted by name.
+
+    Files with a video suffix (`VIDEO_SUFFIXES`, any case) directly in the folder; hidden files
+    are ignored.
+
+    Raises:
+        VideoError: the folder does not exist, or two files have the same name.
+    """
+    folder = Path(videos_dir)
+    if not folder.is_dir():
+        raise VideoError(f"videos folder {folder} does not exist or is not a folder")
+    videos: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.suffix.lower() not in VIDEO_SUFFIXES:
+            continue
+        if not path.is_file():
+            continue
+        if path.stem in videos:
+            raise VideoError(f"two videos are named {path.stem!r}: {videos[path.stem]} and {path}")
+        videos[path.stem] = path
+    return dict(sorted(videos.items()))
+
+
+def shard_videos(names: list[str], shard: tuple[int, int]) -> list[str]:
+    """Shard `I` of `N` (`0 <= I < N`): `sorted(names)[I::N]`, the same split on every machine."""
+    index, count = shard
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"shard must be I/N with 0 <= I < N, got {index}/{count}")
+    return sorted(names)[index::count]
+
+
+@dataclass
+class ExtractionReport:
+    """What `extract_dataset` did: videos extracted, skipped (already done) and failed."""
+
+    extracted: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+    report_path: Path | None = None
+
+    def summary(self) -> str:
+        line = (
+            f"extracted {len(self.extracted)}, skipped {len(self.skipped)} (already done), "
+            f"failed {len(self.failures)}"
+        )
+        if self.failures:
+            line += f" (see {self.report_path})"
+        return line
+
+
+EXTRACTION_DIR = "extraction"
+_STATE_DICT_SUFFIXES = (".pth", ".pt", ".tar", ".npz")
+
+
+def make_streams(
+    settings: ExtractionSettings,
+    weights: str | os.PathLike | None = None,
+    flow_weights: str | os.PathLike | None = None,
+):
+    """The spatial and temporal backbones for `settings`, with their weights.
+
+    The temporal stream takes `flow_weights`; without them, a BN-Inception `state_dict` given as
+    `weights` initialises it too (TSN's cross-modality initialisation), and any other `weights`
+    leave it randomly initialised.
+
+    Returns:
+        `(rgb_model, flow_model, description)`, `description` naming the weights files (for
+        `meta.json`).
+    """
+    from keras_wsal.backbones import STREAM_CHANNELS, make_backbone
+
+    if flow_weights is None and weights is not None:
+        if Path(weights).suffix in _STATE_DICT_SUFFIXES:
+            flow_weights = weights
+    models = {}
+    for stream, stream_weights in (("rgb", weights), ("flow", flow_weights)):
+        channels = STREAM_CHANNELS[stream]
+        models[stream] = make_backbone(
+            settings.backbone,
+            modality=stream,
+            input_shape=(settings.crop, settings.crop, channels),
+            weights=stream_weights,
+        )
+    description = {
+        "rgb_weights": Path(weights).name if weights is not None else None,
+        "flow_weights": Path(flow_weights).name if flow_weights is not None else None,
+    }
+    return models["rgb"], models["flow"], description
+
+
+def _video_is_done(dataset: Path, video: str) -> bool:
+    from keras_wsal.datasets._files import feature_path
+
+    record = dataset / EXTRACTION_DIR / "videos" / f"{video}.json"
+    return record.is_file() and all(
+        feature_path(dataset, stream, video).is_file() for stream in ("rgb", "flow")
+    )
+
+
+def _write_json(path: Path, content) -> None:
+    import json
+
+    from keras_wsal.datasets._files import atomic_write
+
+    text = json.dumps(content, indent=1) + "\n"
+    atomic_write(path, lambda file: file.write(text.encode("utf-8")))
+
+
+def _prepare_meta(dataset: Path, meta: dict) -> None:
+    """Write `meta.json`, or check that the existing one describes the same extraction."""
+    import json
+
+    from keras_wsal.datasets import write_meta
+    from keras_wsal.errors import DataError
+
+    path = dataset / "meta.json"
+    if not path.is_file():
+        write_meta(dataset, meta)
+        return
+    try:
+        existing = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: cannot be read as JSON ({error})") from error
+    for key in ("feature_fps", "streams", "feature_dim", "extraction"):
+        if existing.get(key) != json.loads(json.dumps(meta[key])):
+            raise DataError(
+                f"{path} describes other features ({key}: {existing.get(key)!r}, this "
+                f"extraction: {meta[key]!r}); extract into a new dataset folder"
+            )
+
+
+def _update_annotations(dataset: Path, subset: str) -> None:
+    """Add every extracted video missing from `annotations.json` (no annotations, `subset`).
+
+    The videos come from the per-video records of every run and shard, so the last shard to
+    finish writes the complete list; existing entries (with their annotations) are kept.
+    """
+    import json
+
+    from keras_wsal.datasets import write_annotations
+    from keras_wsal.errors import DataError
+
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks on this platform
+        fcntl = None
+    lock_path = dataset / EXTRACTION_DIR / ".annotations.lock"
+    with open(lock_path, "a") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        path = dataset / "annotations.json"
+        database = {}
+        if path.is_file():
+            try:
+                database = dict(json.loads(path.read_text())["database"])
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                raise DataError(f"{path}: not a readable annotations file ({error})") from error
+        added = 0
+        for record_path in sorted((dataset / EXTRACTION_DIR / "videos").glob("*.json")):
+            video = record_path.stem
+            if video not in database and _video_is_done(dataset, video):
+                record = json.loads(record_path.read_text())
+                database[video] = {
+                    "subset": subset,
+                    "duration": record["duration"],
+                    "annotations": [],
+                }
+                added += 1
+        if added:
+            write_annotations(dataset, database)
+
+
+def extract_dataset(
+    videos_dir: str | os.PathLike,
+    dataset: str | os.PathLike,
+    rgb_model,
+    flow_model,
+    settings: ExtractionSettings,
+    *,
+    subset: str = "test",
+    shard: tuple[int, int] = (0, 1),
+    extra_meta: dict | None = None,
+    on_video: Callable[[str, str], None] | None = None,
+) -> ExtractionReport:
+    """Extract the two-stream features of a folder of videos into a keras_wsal dataset.
+
+    Writes, in `dataset`: `features/rgb/VIDEO.npy` and `features/flow/VIDEO.npy` (float32
+    `[T, D]`, same T), `meta.json` (`feature_fps`, streams `["rgb", "flow"]`, `feature_dim`,
+    and `"extraction"`: the settings and `extra_meta`), `annotations.json` (every extracted
+    video, with no annotations, in `subset`; videos it already lists keep their entries),
+    `extraction/videos/VIDEO.json` (duration, fps, frames, snippets: written last, it marks the
+    video done) and `extraction/failures.json` (`failures.shard-I-of-N.json` for a shard): the
+    videos extracted, skipped and failed, with each failure's reason.
+
+    Resumable: a video whose record and feature files exist is skipped. Every file is written
+    atomically; a video that fails leaves no feature file of its own behind, and the others go
+    on.
+
+    Args:
+        videos_dir: the folder of videos (`find_videos`).
+        dataset: the dataset folder (created if needed).
+        rgb_model, flow_model: the two streams (`make_streams`).
+        settings: the sampling.
+        subset: the subset of the videos added to `annotations.json`.
+        shard: `(I, N)`: extract only `sorted(videos)[I::N]`.
+        extra_meta: more fields for `meta.json`'s `"extraction"` (e.g. the weights files).
+        on_video: called with `(video, status)` after each video, status `"extracted"`,
+            `"skipped"` or `"failed"`.
+
+    Raises:
+        VideoError: no videos folder; DataError: `meta.json` describes another extraction.
+    """
+    from keras_wsal.datasets import write_features
+    from keras_wsal.datasets._files import feature_path
+
+    dataset = Path(dataset)
+    videos = find_videos(videos_dir)
+    names = shard_videos(list(videos), shard)
+    meta = {
+        "feature_fps": settings.feature_fps,
+        "streams": ["rgb", "flow"],
+        "feature_dim": {
+            "rgb": int(rgb_model.output_shape[-1]),
+            "flow": int(flow_model.output_shape[-1]),
+        },
+        "extraction": {**settings.describe(), **(extra_meta or {})},
+    }
+    (dataset / EXTRACTION_DIR / "videos").mkdir(parents=True, exist_ok=True)
+    _prepare_meta(dataset, meta)
+    report = ExtractionReport()
+    for video in names:
+        if _video_is_done(dataset, video):
+            report.skipped.append(video)
+            status = "skipped"
+        else:
+            try:
+                features = extract_video_features(videos[video], rgb_model, flow_model, settings)
+                write_features(dataset, video, "rgb", features.rgb)
+                write_features(dataset, video, "flow", features.flow)
+                record = {
+                    "path": str(videos[video]),
+                    "duration": features.duration,
+                    "fps": features.fps,
+                    "frames": features.num_frames,
+                    "snippets": len(features.rgb),
+                }
+                _write_json(dataset / EXTRACTION_DIR / "videos" / f"{video}.json", record)
+                report.extracted.append(video)
+                status = "extracted"
+            except Exception as error:  # one bad video never stops the others
+                for stream in ("rgb", "flow"):
+                    feature_path(dataset, stream, video).unlink(missing_ok=True)
+                report.failures[video] = f"{type(error).__name__}: {error}"
+                status = "failed"
+        if on_video is not None:
+            on_video(video, status)
+    index, count = shard
+    name = "failures.json" if count == 1 else f"failures.shard-{index}-of-{count}.json"
+    report.report_path = dataset / EXTRACTION_DIR / name
+    _write_json(
+        report.report_path,
+        {
+            "videos_dir": str(videos_dir),
+            "shard": f"{index}/{count}",
+            "extracted": report.extracted,
+            "skipped": report.skipped,
+            "failures": report.failures,
+        },
+    )
+    _update_annotations(dataset, subset)
+    return report

@@ -1,0 +1,108 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_wsal.models import WSGN, build_model
+from keras_wsal.models.wsgn import parse_norms
+
+
+def softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def mlp(hidden, out, x):
+    k1, b1 = (keras.ops.convert_to_numpy(w) for w in hidden.weights)
+    k2, b2 = (keras.ops.convert_to_numpy(w) for w in out.weights)
+    return np.maximum(x.astype("float64") @ k1 + b1, 0) @ k2 + b2
+
+
+def reference(model, x, norms):
+    """WSGN eq. 2 with g the average of eq. 3 (ZLoc), eq. 5 (GLoc) and eq. 7 (SLoc), in NumPy."""
+    head = model.heads["features"]
+    p = softmax(mlp(head.cls_hidden, head.cls_out, x))
+    if not norms:
+        g = np.ones_like(p)
+    else:
+        s = mlp(*head.det_layers, x)
+        weights = []
+        for name in norms:
+            if name == "zloc":
+                weights.append(np.exp(-((s - s.mean(0)) ** 2) / (s.var(0) + 1e-6)))
+            elif name == "gloc":
+                layer = next(n for n in head.norm_layers if n.name == "gloc")
+                mu = keras.ops.convert_to_numpy(layer.mean)
+                sigma = keras.ops.convert_to_numpy(layer.sigma)
+                weights.append(np.exp(-(((s - mu) / sigma) ** 2)))
+            else:
+                weights.append(softmax(s, axis=0))
+        g = np.mean(weights, axis=0)
+    return (g * p).mean(axis=0), g, p
+
+
+@pytest.mark.parametrize("norms", [(), ("sloc",), ("zloc",), ("gloc",), ("zloc", "gloc"), ("zloc", "gloc", "sloc")])
+def test_video_prediction_matches_eq_2(norms):
+    model = WSGN(4, 6, norms=norms, hidden_dim=5)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 8, 6)).astype("float32")
+    lengths = (8, 3, 1)
+    mask = np.arange(8)[None] < np.array(lengths)[:, None]
+    outputs = {k: keras.ops.convert_to_numpy(v) for k, v in model.snippet_outputs({"features": x, "mask": mask}).items()}
+    for b, length in enumerate(lengths):
+        video, g, p = reference(model, x[b, :length], norms)
+        np.testing.assert_allclose(outputs["video_scores"][b], video, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(outputs["selection"][b, :length], g, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(outputs["detection_scores"][b, :length], g * p, rtol=1e-5, atol=1e-7)
+        assert np.all(outputs["detection_scores"][b, length:] == 0)
+
+
+def test_naive_baseline_has_no_selection_head():
+    naive = build_model("naive", 4, 6)
+    naive({"features": np.zeros((1, 2, 6), "float32")})
+    assert naive.norms == () and naive.heads["features"].det_layers == []
+    assert len(naive.trainable_weights) == 4
+
+
+def test_padded_batch_equals_videos_one_at_a_time():
+    model = WSGN(3, {"rgb": 4, "flow": 4})
+    rng = np.random.default_rng(2)
+    inputs = {s: rng.normal(size=(3, 7, 4)).astype("float32") for s in ("rgb", "flow")}
+    inputs["mask"] = np.arange(7)[None] < np.array([[7], [4], [1]])
+    batched = {k: keras.ops.convert_to_numpy(v) for k, v in model.snippet_outputs(inputs).items()}
+    for b, length in enumerate((7, 4, 1)):
+        alone = {k: v[b : b + 1, :length] for k, v in inputs.items()}
+        single = {k: keras.ops.convert_to_numpy(v) for k, v in model.snippet_outputs(alone).items()}
+        for name, value in single.items():
+            got = batched[name][b] if name == "video_scores" else batched[name][b, :length]
+            np.testing.assert_allclose(got, value[0], rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+def test_saves_and_loads_with_identical_outputs(tmp_path):
+    model = WSGN(3, 4, norms="zloc,gloc", hidden_dim=6, dropout=0.3, weight_decay=1e-4)
+    x = {"features": np.random.default_rng(3).normal(size=(2, 5, 4)).astype("float32")}
+    expected = keras.ops.convert_to_numpy(model(x))
+    model.save(tmp_path / "wsgn.keras")
+    loaded = keras.saving.load_model(tmp_path / "wsgn.keras")
+    assert loaded.norms == ("zloc", "gloc") and loaded.get_config() == model.get_config()
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)), expected)
+
+
+def test_mixed_precision_outputs_are_float32_and_finite():
+    keras.config.set_dtype_policy("mixed_float16")
+    model = WSGN(3, 4)
+    x = {"features": np.full((2, 5, 4), 300.0, "float32")}
+    outputs = model.snippet_outputs(x)
+    for name, value in outputs.items():
+        assert keras.backend.standardize_dtype(value.dtype) == "float32", name
+        assert np.all(np.isfinite(keras.ops.convert_to_numpy(value))), name
+
+
+def test_norms_are_parsed_and_checked():
+    assert parse_norms("sloc, zloc") == ("zloc", "sloc")
+    assert parse_norms([]) == ()
+    with pytest.raises(ValueError, match="`norms` must be distinct names"):
+        WSGN(3, 4, norms="zloc,tloc")
+    with pytest.raises(ValueError, match="`norms` must be distinct names"):
+        WSGN(3, 4, norms=("zloc", "zloc"))
+    with pytest.raises(ValueError, match="unknown model 'tsn'"):
+        build_model("tsn", 3, 4)

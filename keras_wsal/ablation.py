@@ -194,7 +194,7 @@ def format_table(results: Sequence[VariantResult], tiou: Sequence[float] = TIOU)
         for r in results
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
              for row in [header, *rows]]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_wsal._atomic import atomic_output
 from keras_wsal.errors import DataError
 from keras_wsal.evaluation.annotations import AMBIGUOUS
-from keras_wsal.inference.detection import atomic_output
 from keras_wsal.inference.recognition import check_selection, check_snippet_array
 
 PLOT_FORMATS = {".png": "png", ".svg": "svg"}

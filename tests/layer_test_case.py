@@ -9,8 +9,8 @@ policies and checks that outputs and gradients stay finite and close to float32.
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -103,7 +103,7 @@ def run_layer_test(
     inputs, mask_input = _symbolic_inputs(arrays, mask)
     fresh = layer_cls(**init_kwargs)
     outputs = fresh(inputs if len(inputs) > 1 else inputs[0], mask=mask_input)
-    for output, shape in zip(_as_list(outputs), expected_shapes):
+    for output, shape in zip(_as_list(outputs), expected_shapes, strict=True):
         assert tuple(output.shape)[0] is None
         if len(shape) == 3:
             assert output.shape[1] is None and output.shape[2] == shape[2]
@@ -114,7 +114,7 @@ def run_layer_test(
     path = str(tmp_path / f"{layer_cls.__name__}.keras")
     functional.save(path)
     loaded = keras.saving.load_model(path)
-    for a, b in zip(reference, _to_numpy(loaded([*arrays, mask]))):
+    for a, b in zip(reference, _to_numpy(loaded([*arrays, mask])), strict=True):
         np.testing.assert_array_equal(a, b)
 
     # Sequential (single-input layers) and subclassed models give the Functional model's outputs.
@@ -127,7 +127,7 @@ def run_layer_test(
             atol=1e-7,
         )
     subclassed = _Wrapper(fresh)
-    for a, b in zip(reference, _to_numpy(subclassed([*arrays, mask]))):
+    for a, b in zip(reference, _to_numpy(subclassed([*arrays, mask])), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
     # One compiled training step on the first output (XLA where the backend has it).
@@ -144,7 +144,7 @@ def run_layer_test(
     assert np.isfinite(history.history["loss"][0])
     after = [ops.convert_to_numpy(w) for w in trainer.trainable_weights]
     if before:
-        assert any(not np.array_equal(b, a) for b, a in zip(before, after)), "no weight was updated"
+        assert any(not np.array_equal(b, a) for b, a in zip(before, after, strict=True)), "no weight was updated"
     return reference
 
 
@@ -159,7 +159,7 @@ def run_precision_test(layer_cls, init_kwargs: dict, input_data, mask: np.ndarra
         layer.build([a.shape for a in arrays] if len(arrays) > 1 else arrays[0].shape)
         layer.set_weights(reference_layer.get_weights())
         outputs = _as_list(layer(layer_input, mask=mask))
-        for output, expected in zip(outputs, reference):
+        for output, expected in zip(outputs, reference, strict=True):
             assert keras.backend.standardize_dtype(output.dtype) == policy.split("_")[1]
             np.testing.assert_allclose(
                 ops.convert_to_numpy(ops.cast(output, "float32")), expected, atol=atol, rtol=0.05

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
@@ -42,28 +37,6 @@ def feature_path(root: Path, stream: str, video: str) -> Path:
     if stream == SINGLE_STREAM:
         return root / FEATURES_DIR / f"{video}.npy"
     return root / FEATURES_DIR / stream / f"{video}.npy"
-
-
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write `path` through `write(file)` so that readers see the old file or the whole new one.
-
-    The bytes go to a temporary file in the same folder, which is flushed to disk and then renamed
-    over `path` (`os.replace` is atomic within one file system). On any error the temporary file is
-    removed and `path` is left as it was.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
 
 
 def read_npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_wsal._atomic import atomic_write, atomic_write_text
 from keras_wsal.datasets._files import (
     ANNOTATIONS_FILE,
     META_FILE,
     STREAM_SETS,
-    atomic_write,
     check_video_name,
     feature_path,
 )
@@ -84,7 +84,7 @@ def _write_json(path: Path, content: object) -> None:
         text = json.dumps(content, indent=1, allow_nan=False) + "\n"
     except (TypeError, ValueError) as error:
         raise DataError(f"{path}: cannot be written as JSON ({error})") from error
-    atomic_write(path, lambda file: file.write(text.encode("utf-8")))
+    atomic_write_text(path, text)
 
 
 def _normalised_database(database: Mapping, source: str) -> dict:

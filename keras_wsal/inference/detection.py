@@ -19,17 +19,16 @@ The pipeline of `detect_segments`, shared by both papers' rules:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from keras_wsal._atomic import atomic_output
 from keras_wsal.errors import DataError
 from keras_wsal.evaluation.tiou import segment_tiou
 from keras_wsal.inference.recognition import (
@@ -390,31 +389,6 @@ def write_detection_results(
     with atomic_output(path, "w") as handle:
         json.dump(payload, handle, allow_nan=False)
     return Path(path)
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, mode: str = "wb") -> Iterator:
-    """A file object on a temporary file beside `path`, moved onto `path` when the block succeeds.
-
-    A failure inside the block removes the temporary file and leaves `path` as it was, so no
-    half-written output is ever seen. Missing parent folders are created.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(
-            descriptor, mode, **({} if "b" in mode else {"encoding": "utf-8"})
-        ) as handle:
-            yield handle
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
 
 
 def _class_segments(

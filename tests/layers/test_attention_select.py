@@ -94,7 +94,7 @@ def test_extreme_inputs_give_documented_values(policy):
         )
         weights = np.array([[1.0, -2.0]], "float32")
         gradients = backend_gradient(
-            lambda f, q, m=mask: keras.ops.multiply(layer([f, q], mask=m)[0], weights), features, probs
+            lambda f, q, m=mask, w=weights: keras.ops.multiply(layer([f, q], mask=m)[0], w), features, probs
         )
         assert all(np.all(np.isfinite(g)) for g in gradients)
 

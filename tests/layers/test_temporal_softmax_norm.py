@@ -55,7 +55,7 @@ def test_extreme_inputs_give_documented_values(policy):
         output = keras.ops.convert_to_numpy(keras.ops.cast(layer(scores, mask=mask), "float32"))
         np.testing.assert_allclose(output, expected, atol=1e-3)
         weights = np.arange(1, scores.size + 1, dtype="float32").reshape(scores.shape)
-        (gradient,) = backend_gradient(lambda x, m=mask: keras.ops.multiply(layer(x, mask=m), weights), scores)
+        (gradient,) = backend_gradient(lambda x, m=mask, w=weights: keras.ops.multiply(layer(x, mask=m), w), scores)
         assert np.all(np.isfinite(gradient))
 
 

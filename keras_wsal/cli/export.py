@@ -1,0 +1,81 @@
+"""`keras-wsal export`: a trained model as a TensorFlow SavedModel version for TF Serving."""
+
+from __future__ import annotations
+
+import argparse
+
+from keras_wsal.cli._arguments import non_negative_float, positive_int
+
+HELP = "export a trained model as a SavedModel for TensorFlow Serving (and a .keras file)"
+DESCRIPTION = """\
+Write RUN's model as OUT/VERSION/ (saved_model.pb, variables/, assets/classes.txt), the layout
+`tensorflow_model_server --model_base_path=OUT` polls, and OUT/keras/VERSION.keras. VERSION is one
+more than the highest existing version unless --version is given; an existing version is never
+replaced. The new version is written to a hidden folder in OUT and renamed into place.
+
+Signatures: serving_default (features [batch, time, D] per stream + length [batch] → video_scores,
+snippet_scores, detection_scores, selection), detect (same inputs → padded start, end, class, label,
+score and a count per video), class_names (no input) and labels (class_index → label).
+
+examples:
+  keras-wsal export runs/wsgn --out saved_models/wsgn
+  keras-wsal export runs/wsgn --out saved_models/wsgn --version 7 --max-detections 50
+  keras-wsal export runs/untrimmednet/model.keras --out saved_models/un --feature-fps 1.5625
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "run", metavar="RUN", help="a run folder of `keras-wsal train`, or a .keras file"
+    )
+    parser.add_argument(
+        "--out", required=True, help="the model's base folder, e.g. saved_models/NAME"
+    )
+    parser.add_argument(
+        "--version", type=positive_int, default=None, help="the version to write (default: next)"
+    )
+    parser.add_argument(
+        "--feature-fps",
+        type=float,
+        default=None,
+        help="snippets per second of the features (default: the run's dataset meta.json)",
+    )
+    parser.add_argument(
+        "--max-detections", type=positive_int, default=100, help="segments per video of `detect`"
+    )
+    parser.add_argument(
+        "--rule",
+        choices=("auto", "untrimmednet", "wsgn"),
+        default="auto",
+        help="detection rule of `detect` (auto: UntrimmedNet's for soft selection, else WSGN's)",
+    )
+    parser.add_argument("--threshold", type=float, default=None, help="detection threshold (0.5)")
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument("--relative", dest="relative", action="store_true", default=None)
+    scale.add_argument("--absolute", dest="relative", action="store_false")
+    parser.add_argument(
+        "--class-threshold", type=float, default=0.1, help="video score to localise a class"
+    )
+    parser.add_argument("--min-duration", type=non_negative_float, default=None, help="seconds")
+
+
+def run(args) -> int:
+    from keras_wsal.export import describe_signatures, export_saved_model
+    from keras_wsal.export.versions import KERAS_DIR
+
+    version_dir = export_saved_model(
+        args.run,
+        args.out,
+        version=args.version,
+        feature_fps=args.feature_fps,
+        max_detections=args.max_detections,
+        rule=args.rule,
+        threshold=args.threshold,
+        relative=args.relative,
+        class_threshold=args.class_threshold,
+        min_duration=args.min_duration,
+    )
+    print(f"SavedModel → {version_dir}")
+    print(f"Keras model → {version_dir.parent / KERAS_DIR / f'{version_dir.name}.keras'}")
+    print(describe_signatures(version_dir))
+    return 0

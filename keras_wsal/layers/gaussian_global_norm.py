@@ -8,12 +8,7 @@ import keras
 from keras import ops
 
 from keras_wsal._serialization import keras_wsal_serializable
-from keras_wsal.layers._temporal import (
-    check_mask_shape,
-    check_scores_shape,
-    first_mask,
-    float_mask,
-)
+from keras_wsal.layers._temporal import TemporalNormalization, check_scores_shape
 
 
 def _positive_float(layer_name: str, name: str, value) -> float:
@@ -23,7 +18,7 @@ def _positive_float(layer_name: str, name: str, value) -> float:
 
 
 @keras_wsal_serializable
-class GaussianGlobalNorm(keras.layers.Layer):
+class GaussianGlobalNorm(TemporalNormalization):
     """GLoc frame selection of WSGN: a global Gaussian with a learned mean and deviation per class.
 
     WSGN (Fernando et al., WACV 2020), eq. 5: for selection scores x_t^q of class q,
@@ -76,7 +71,6 @@ class GaussianGlobalNorm(keras.layers.Layer):
                 "GaussianGlobalNorm: `initial_sigma` must be larger than `min_sigma`; received "
                 f"initial_sigma={initial_sigma!r}, min_sigma={min_sigma!r}."
             )
-        self.supports_masking = True
 
     def build(self, input_shape):
         check_scores_shape(self.name, "inputs", input_shape)
@@ -101,18 +95,9 @@ class GaussianGlobalNorm(keras.layers.Layer):
         """The positive deviations s_l, float32 `[classes]`."""
         return ops.softplus(ops.cast(self.raw_sigma, "float32")) + self.min_sigma
 
-    def call(self, inputs, mask=None):
-        mask = first_mask(mask)
-        check_scores_shape(self.name, "inputs", inputs.shape)
-        check_mask_shape(self.name, inputs.shape, None if mask is None else mask.shape)
-        scores = ops.cast(inputs, "float32")
+    def normalize(self, scores, valid):
         standardized = (scores - ops.cast(self.mean, "float32")) / self.sigma
-        weights = ops.exp(-ops.square(standardized)) * float_mask(mask, scores)
-        return ops.cast(weights, self.compute_dtype)
-
-    def compute_output_shape(self, input_shape):
-        check_scores_shape(self.name, "inputs", input_shape)
-        return tuple(input_shape)
+        return ops.exp(-ops.square(standardized))
 
     def get_config(self):
         config = super().get_config()

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import keras
 from keras import ops
 
 from keras_wsal._serialization import keras_wsal_serializable
-from keras_wsal.layers._temporal import (
-    check_mask_shape,
-    check_scores_shape,
-    first_mask,
-    float_mask,
-    masked_moments_over_time,
-)
+from keras_wsal.layers._temporal import TemporalNormalization, masked_moments_over_time
 
 
 @keras_wsal_serializable
-class GaussianLocalNorm(keras.layers.Layer):
+class GaussianLocalNorm(TemporalNormalization):
     """ZLoc frame selection of WSGN: a local (per-video) Gaussian normalisation of scores.
 
     WSGN (Fernando et al., WACV 2020), eq. 3: for selection scores x_t^q of class q,
@@ -53,24 +46,10 @@ class GaussianLocalNorm(keras.layers.Layer):
         if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
             raise ValueError(f"GaussianLocalNorm: `epsilon` must be > 0; received epsilon={epsilon!r}.")
         self.epsilon = float(epsilon)
-        self.supports_masking = True
 
-    def build(self, input_shape):
-        check_scores_shape(self.name, "inputs", input_shape)
-
-    def call(self, inputs, mask=None):
-        mask = first_mask(mask)
-        check_scores_shape(self.name, "inputs", inputs.shape)
-        check_mask_shape(self.name, inputs.shape, None if mask is None else mask.shape)
-        scores = ops.cast(inputs, "float32")
-        valid = float_mask(mask, scores)
+    def normalize(self, scores, valid):
         mean, variance = masked_moments_over_time(scores, valid)
-        weights = ops.exp(-ops.square(scores - mean) / (variance + self.epsilon)) * valid
-        return ops.cast(weights, self.compute_dtype)
-
-    def compute_output_shape(self, input_shape):
-        check_scores_shape(self.name, "inputs", input_shape)
-        return tuple(input_shape)
+        return ops.exp(-ops.square(scores - mean) / (variance + self.epsilon))
 
     def get_config(self):
         config = super().get_config()

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import keras
-from keras import ops
-
 from keras_wsal._serialization import keras_wsal_serializable
-from keras_wsal.layers._temporal import (
-    check_mask_shape,
-    check_scores_shape,
-    first_mask,
-    float_mask,
-    masked_softmax_over_time,
-)
+from keras_wsal.layers._temporal import TemporalNormalization, masked_softmax_over_time
 
 
 @keras_wsal_serializable
-class TemporalSoftmaxNorm(keras.layers.Layer):
+class TemporalSoftmaxNorm(TemporalNormalization):
     """SLoc frame selection of WSGN: softmax over time for each class.
 
     WSGN (Fernando et al., WACV 2020), eq. 7: for selection scores x_t^q of class q,
@@ -42,21 +33,5 @@ class TemporalSoftmaxNorm(keras.layers.Layer):
     >>> weights = TemporalSoftmaxNorm()(scores)
     """
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-
-    def build(self, input_shape):
-        check_scores_shape(self.name, "inputs", input_shape)
-
-    def call(self, inputs, mask=None):
-        mask = first_mask(mask)
-        check_scores_shape(self.name, "inputs", inputs.shape)
-        check_mask_shape(self.name, inputs.shape, None if mask is None else mask.shape)
-        scores = ops.cast(inputs, "float32")
-        weights = masked_softmax_over_time(scores, float_mask(mask, scores))
-        return ops.cast(weights, self.compute_dtype)
-
-    def compute_output_shape(self, input_shape):
-        check_scores_shape(self.name, "inputs", input_shape)
-        return tuple(input_shape)
+    def normalize(self, scores, valid):
+        return masked_softmax_over_time(scores, valid)

@@ -3,11 +3,14 @@
 - `UntrimmedNet(mode="hard" | "soft")`: classification module + top-k or attention selection.
 - `WSGN(norms=...)`: classification and selection heads, frame selection by ZLoc / GLoc / SLoc;
   `norms=()` is the Naive baseline.
+- `UntrimmedNetVideo(...)`: UntrimmedNet with its image backbone inside, on clips of raw frames
+  (end-to-end training, `keras_wsal.training.end_to_end`).
 - `build_model(name, ...)`: a model by its command-line name.
 """
 
 from keras_wsal.models.factory import MODEL_NAMES, build_model
 from keras_wsal.models.untrimmednet import UntrimmedNet
+from keras_wsal.models.untrimmednet_video import UntrimmedNetVideo
 from keras_wsal.models.wsgn import WSGN
 
-__all__ = ["MODEL_NAMES", "UntrimmedNet", "WSGN", "build_model"]
+__all__ = ["MODEL_NAMES", "UntrimmedNet", "UntrimmedNetVideo", "WSGN", "build_model"]

@@ -1,7 +1,18 @@
-"""Training on feature datasets under `tf.distribute`, with mixed precision and resumable checkpoints."""
+"""Training: heads on feature datasets under `tf.distribute`, with mixed precision and resumable
+checkpoints (`train`), and UntrimmedNet with its backbone on raw videos (`train_end_to_end`)."""
 
 from keras_wsal.training.config import TrainConfig
+from keras_wsal.training.end_to_end import EndToEndConfig, EndToEndResult, train_end_to_end
 from keras_wsal.training.strategy import make_strategy
 from keras_wsal.training.trainer import TrainResult, load_run_model, train
 
-__all__ = ["TrainConfig", "TrainResult", "load_run_model", "make_strategy", "train"]
+__all__ = [
+    "EndToEndConfig",
+    "EndToEndResult",
+    "TrainConfig",
+    "TrainResult",
+    "load_run_model",
+    "make_strategy",
+    "train",
+    "train_end_to_end",
+]

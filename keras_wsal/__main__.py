@@ -1,4 +1,5 @@
-from keras_wsal.cli import main
 import sys
+
+from keras_wsal.cli import main
 
 sys.exit(main())

@@ -66,7 +66,12 @@ def run(args) -> int:
     from pathlib import Path
 
     from keras_wsal.datasets import FeatureDataset
-    from keras_wsal.inference import detect_video, predict_videos, resolve_rule, write_detection_results
+    from keras_wsal.inference import (
+        detect_video,
+        predict_videos,
+        resolve_rule,
+        write_detection_results,
+    )
     from keras_wsal.plotting import save_snippet_outputs
     from keras_wsal.training import load_run_model
 

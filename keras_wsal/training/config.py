@@ -88,6 +88,9 @@ class TrainConfig:
         def is_int(value):
             return isinstance(value, int) and not isinstance(value, bool)
 
+        def is_number(value):
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+
         if self.model not in MODEL_NAMES:
             fail("model", f"one of {MODEL_NAMES}")
         if self.precision not in PRECISIONS:
@@ -106,16 +109,24 @@ class TrainConfig:
             fail("max_length", "an int ≥ 1 or None")
         if self.checkpoint_every is not None and (not is_int(self.checkpoint_every) or self.checkpoint_every < 1):
             fail("checkpoint_every", "an int ≥ 1 or None")
+        if not is_int(self.seed) or not 0 <= self.seed < 2**32:
+            fail("seed", "an int in [0, 2**32)")
         for field in ("casl", "weight_decay"):
             value = getattr(self, field)
-            if not isinstance(value, (int, float)) or not value >= 0 or math.isinf(value):
+            if not is_number(value) or not value >= 0 or math.isinf(value):
                 fail(field, "a finite float ≥ 0")
-        if not 0.0 <= self.dropout < 1.0:
-            fail("dropout", "in [0, 1)")
-        if self.learning_rate is not None and not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+        if not is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
+            fail("dropout", "a float in [0, 1)")
+        if self.learning_rate is not None and not (
+            is_number(self.learning_rate) and self.learning_rate > 0 and math.isfinite(self.learning_rate)
+        ):
             fail("learning_rate", "a finite float > 0")
+        if self.k_ratio is not None and not (is_number(self.k_ratio) and 0 < self.k_ratio <= 1):
+            fail("k_ratio", "a float in (0, 1] or None")
         if self.jit_compile not in ("auto", True, False):
             fail("jit_compile", "'auto', True or False")
+        if not isinstance(self.skip_bad, bool):
+            fail("skip_bad", "True or False")
 
     def to_dict(self) -> dict:
         config = dataclasses.asdict(self)

@@ -95,6 +95,41 @@ def _bucket_lengths(inputs, labels):
     return bucketed, labels
 
 
+def _build_for_fit(model, feature_dims: dict, num_classes: int) -> None:
+    """Build what Keras' `fit` builds from a first batch from the input specs instead.
+
+    Under a `tf.distribute` strategy, Keras 3's `fit` takes one batch from the dataset and
+    averages it over the replicas (`strategy.reduce("MEAN", batch)`) only to learn the input
+    shapes for building the model, loss and metrics. That fails for dict inputs under
+    `MultiWorkerMirroredStrategy` (keras-team/keras#20329), and under `MirroredStrategy` for the
+    bool mask and for replicas whose batches are padded to different lengths. So the model's loss
+    is built here from the input specs (inside the strategy's scope) and `fit` is told that
+    nothing is left to build.
+    """
+    import tensorflow as tf
+
+    inputs = {s: tf.TensorSpec([None, None, d], tf.float32) for s, d in feature_dims.items()}
+    inputs["mask"] = tf.TensorSpec([None, None], tf.bool)
+    model._symbolic_build(data_batch=(inputs, tf.TensorSpec([None, num_classes], tf.float32)))
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+
+def _rank_one_logs(train_step):
+    """`train_step` with its logs reshaped from scalars to `[1]`, for `MultiWorkerMirroredStrategy`.
+
+    Keras 3 averages each step's logs over the workers with `strategy.reduce("MEAN", value,
+    axis=0)`, which fails on a scalar (tensorflow/tensorflow#72388); on `[1]` it gives the mean
+    over the workers. (The epoch's logs, which history.json and TensorBoard record, are read from
+    the metric variables, summed over every replica, either way.)
+    """
+    import tensorflow as tf
+
+    def step(data):
+        return {name: tf.reshape(value, [1]) for name, value in train_step(data).items()}
+
+    return step
+
+
 class _CheckpointEveryRound(keras.callbacks.Callback):
     """Saves model + optimizer after each round of `checkpoint_every` steps."""
 
@@ -105,12 +140,14 @@ class _CheckpointEveryRound(keras.callbacks.Callback):
         self.losses = []
 
     def on_epoch_end(self, epoch, logs=None):
-        self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
+        # The history first: a kill between the two writes then redoes this round and rewrites its
+        # entry, whereas a checkpoint written first would leave the round out of the history.
         self.losses.append({"round": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
         if self.history_path is not None:
             previous = json.loads(self.history_path.read_text()) if self.history_path.exists() else []
             kept = [h for h in previous if h["round"] <= epoch]
             atomic_write_text(self.history_path, json.dumps(kept + self.losses[-1:], indent=1) + "\n")
+        self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
 
 
 def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> TrainResult:
@@ -178,6 +215,9 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
             )
             model.build({s: (None, None, d) for s, d in dataset.feature_dims.items()})
             model.optimizer.build(model.trainable_variables)
+            _build_for_fit(model, dataset.feature_dims, len(dataset.classes))
+            if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                model.train_step = _rank_one_logs(model.train_step)
             checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
             manager = tf.train.CheckpointManager(
                 checkpoint, str((scratch or out) / CHECKPOINT_DIR), max_to_keep=2

@@ -1,0 +1,304 @@
+"""`TrainConfig` checks and defaults, its file, and the user-facing behaviour of `keras-wsal train`."""
+
+import json
+import logging
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from training_helpers import FEATURE_DIM, NUM_VIDEOS, write_tiny_dataset
+
+from keras_wsal.cli import main
+from keras_wsal.errors import DataError
+from keras_wsal.training import TrainConfig, load_run_model
+
+BASE = {"data": "data", "subset": "train", "model": "wsgn", "out": "run"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("model", "resnet"),
+        ("precision", "float64"),
+        ("strategy", "tpu"),
+        ("optimizer", "rmsprop"),
+        ("fusion", "early"),
+        ("epochs", 0),
+        ("epochs", 1.5),
+        ("batch_size", 0),
+        ("batch_size", True),
+        ("max_length", 0),
+        ("checkpoint_every", 0),
+        ("seed", -1),
+        ("seed", "0"),
+        ("casl", -1.0),
+        ("casl", math.inf),
+        ("weight_decay", math.nan),
+        ("weight_decay", True),
+        ("dropout", 1.0),
+        ("dropout", "0.5"),
+        ("learning_rate", 0.0),
+        ("learning_rate", math.nan),
+        ("learning_rate", "1e-3"),
+        ("k_ratio", 0.0),
+        ("k_ratio", 1.5),
+        ("jit_compile", "yes"),
+        ("skip_bad", "yes"),
+        ("norms", "zloc,foo"),
+        ("norms", ("zloc", "zloc")),
+    ],
+)
+def test_a_bad_field_is_named_in_the_error(field, value):
+    with pytest.raises(ValueError, match=f"`{field}` must be .*; received"):
+        TrainConfig(**{**BASE, field: value})
+
+
+def test_edge_values_are_accepted():
+    config = TrainConfig(
+        **BASE, dropout=0.0, k_ratio=1.0, max_length=None, checkpoint_every=None, seed=2**32 - 1
+    )
+    assert (config.dropout, config.k_ratio, config.max_length, config.seed) == (
+        0.0,
+        1.0,
+        None,
+        2**32 - 1,
+    )
+    assert TrainConfig(**{**BASE, "model": "naive"}, norms="").norms == ()
+
+
+@pytest.mark.parametrize(
+    ("model", "optimizer", "learning_rate"),
+    [
+        ("untrimmednet-hard", "sgd", 1e-3),
+        ("untrimmednet-soft", "sgd", 1e-3),
+        ("wsgn", "adam", 1e-4),
+        ("naive", "adam", 1e-4),
+    ],
+)
+def test_paper_defaults_per_model(model, optimizer, learning_rate):
+    config = TrainConfig(**{**BASE, "model": model})
+    assert (config.optimizer, config.learning_rate) == (optimizer, learning_rate)
+    assert (config.weight_decay, config.max_length, config.norms) == (
+        5e-4,
+        750,
+        ("zloc", "gloc", "sloc"),
+    )
+
+
+def test_an_explicit_optimizer_or_rate_is_kept_and_the_rate_follows_the_optimizer():
+    assert TrainConfig(**BASE, optimizer="sgd").learning_rate == 1e-3
+    assert (
+        TrainConfig(**{**BASE, "model": "untrimmednet-soft"}, optimizer="adam").learning_rate
+        == 1e-4
+    )
+    assert TrainConfig(**BASE, learning_rate=0.02).learning_rate == 0.02
+
+
+def test_save_load_round_trip(tmp_path):
+    config = TrainConfig(
+        data=tmp_path / "data",
+        subset="validation",
+        model="wsgn",
+        out=tmp_path / "run",
+        epochs=3,
+        max_length=None,
+        precision="mixed_bfloat16",
+        norms=["sloc", "zloc"],
+        casl=0.5,
+        seed=7,
+        dropout=0.25,
+        checkpoint_every=5,
+        jit_compile=False,
+        skip_bad=True,
+    )
+    assert config.norms == ("zloc", "sloc")  # canonical order
+    path = config.save(tmp_path)
+    saved = json.loads(path.read_text())
+    assert saved["norms"] == ["zloc", "sloc"] and saved["data"] == str(tmp_path / "data")
+    assert saved["optimizer"] == "adam" and saved["learning_rate"] == 1e-4
+    assert TrainConfig.load(tmp_path) == config
+    assert TrainConfig.load(path) == config
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no training config here"),
+        ("{not json", "not valid JSON"),
+        (
+            json.dumps({**BASE, "learning_rates": 1}),
+            r"unknown training config fields \['learning_rates'\]",
+        ),
+        (json.dumps({**BASE, "epochs": -2}), "`epochs` must be an int ≥ 1"),
+        (json.dumps({"data": "data"}), "missing"),
+    ],
+)
+def test_load_errors_name_the_file(tmp_path, content, message):
+    if content is not None:
+        (tmp_path / "config.json").write_text(content)
+    with pytest.raises(DataError, match=message) as error:
+        TrainConfig.load(tmp_path)
+    assert str(tmp_path / "config.json") in str(error.value)
+
+
+# -- keras-wsal train ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def data_root(tmp_path):
+    root = tmp_path / "data"
+    write_tiny_dataset(root)
+    return root
+
+
+def _train(data_root, out, *extra: str) -> int:
+    return main(
+        [
+            "train",
+            "--data",
+            str(data_root),
+            "--subset",
+            "train",
+            "--out",
+            str(out),
+            "--quiet",
+            *extra,
+        ]
+    )
+
+
+def _one_line_error(capsys) -> str:
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "Traceback" not in error, error
+    assert error.startswith("keras-wsal train: error: ")
+    return error
+
+
+def test_missing_dataset_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(tmp_path / "nowhere", out, "--model", "wsgn") == 2
+    assert f"dataset folder {tmp_path / 'nowhere'} does not exist" in _one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_empty_subset_names_the_subsets_there_are(data_root, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data_root),
+                "--subset",
+                "test",
+                "--model",
+                "wsgn",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
+    error = _one_line_error(capsys)
+    assert 'subset "test" has no videos' in error and f'"train" ({NUM_VIDEOS} videos)' in error
+    assert not out.exists()
+
+
+def test_unknown_model_is_an_argument_error(data_root, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _train(data_root, tmp_path / "run", "--model", "resnet")
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error
+    assert error.splitlines()[-1].startswith(
+        "keras-wsal train: error: argument --model: invalid choice: 'resnet'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        (["--dropout", "1.5"], "dropout"),
+        (["--k-ratio", "2"], "k_ratio"),
+        (["--seed", "-1"], "seed"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(data_root, tmp_path, capsys, flags, field):
+    assert _train(data_root, tmp_path / "run", "--model", "untrimmednet-hard", *flags) == 2
+    assert f"`{field}`" in _one_line_error(capsys)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_trains_and_saves_a_float32_model(data_root, tmp_path, precision):
+    out = tmp_path / "run"
+    assert (
+        _train(
+            data_root,
+            out,
+            "--model",
+            "wsgn",
+            "--precision",
+            precision,
+            "--epochs",
+            "2",
+            "--batch-size",
+            "4",
+        )
+        == 0
+    )
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    losses = [h["loss"] for h in json.loads((out / "history.json").read_text())]
+    assert len(losses) == 2 and all(math.isfinite(loss) for loss in losses)
+    # Loss scaling (a dynamic scale in the optimizer's state) under float16 only.
+    keys = tf.train.load_checkpoint(
+        tf.train.latest_checkpoint(str(out / "checkpoints"))
+    ).get_variable_to_shape_map()
+    assert any("dynamic_scale" in key for key in keys) == (precision == "mixed_float16")
+
+    model, classes = load_run_model(out)
+    assert classes == ["class_00", "class_01", "class_02"]
+    assert model.dtype_policy.name == precision
+    assert all(weight.dtype == "float32" for weight in model.weights)
+    features = np.random.default_rng(0).normal(size=(2, 9, FEATURE_DIM)).astype(np.float32)
+    mask = np.arange(9)[None, :] < np.array([[9], [5]])
+    scores = model({"features": features, "mask": mask})
+    assert scores.dtype == "float32" and scores.shape == (2, 3)
+    assert np.isfinite(np.asarray(scores)).all()
+
+
+def test_nan_features_stop_training_unless_skipped(data_root, tmp_path, capsys, caplog):
+    video = "video_train_00003"
+    path = data_root / "features" / f"{video}.npy"
+    features = np.load(path)
+    features[2, 5] = np.nan
+    np.save(path, features)
+
+    assert _train(data_root, tmp_path / "refused", "--model", "naive") == 2
+    error = _one_line_error(capsys)
+    assert f'video "{video}"' in error and "NaN" in error and "snippet 2" in error
+
+    out = tmp_path / "run"
+    # A batch of 7: the 7 good videos take one step per epoch where all 8 would take two.
+    with caplog.at_level(logging.WARNING, logger="keras_wsal"):
+        assert (
+            _train(
+                data_root,
+                out,
+                "--model",
+                "naive",
+                "--skip-bad",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "7",
+            )
+            == 0
+        )
+    assert f'skipping video "{video}"' in caplog.text
+    assert f"skipped 1 of {NUM_VIDEOS} videos" in caplog.text
+    assert "trained naive for 2 steps" in capsys.readouterr().out
+    assert (out / "model.keras").is_file()

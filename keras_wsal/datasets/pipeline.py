@@ -13,6 +13,7 @@ reaches it.
 from __future__ import annotations
 
 import numbers
+import threading
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -60,11 +61,17 @@ class _Reader:
         self._streams = list(streams)
         self._max_length = max_length
         self._crop = crop
+        # tf.data calls this reader from several threads at once. Opening a memory-mapped .npy
+        # parses its header with `ast.literal_eval`, which CPython 3.11 does not make thread-safe
+        # (a sporadic "SystemError: AST constructor recursion depth mismatch" was seen in CI), so
+        # files are opened one at a time; reading the rows, the slow part, stays parallel.
+        self._open_lock = threading.Lock()
 
     def __call__(self, index: np.int64, draw: np.int64) -> tuple[np.ndarray, ...]:
         video = self._videos[int(index)]
         rows = _crop_rows(self._lengths[int(index)], self._max_length, self._crop, int(draw))
-        features = self._load_features(video)
+        with self._open_lock:
+            features = self._load_features(video)
         read = []
         for stream in self._streams:
             array = np.array(features[stream][rows], dtype=np.float32)

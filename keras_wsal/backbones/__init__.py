@@ -14,6 +14,7 @@ from keras_wsal.backbones.factory import (
     load_backbone_weights,
     make_backbone,
     preprocess_input,
+    preprocess_input_ops,
 )
 from keras_wsal.backbones.tsn import (
     STREAM_CHANNELS,
@@ -43,6 +44,7 @@ __all__ = [
     "load_state_dict",
     "make_backbone",
     "preprocess_input",
+    "preprocess_input_ops",
     "set_partial_bn",
     "tsn_model",
 ]

@@ -9,16 +9,23 @@ stream (`modality="flow"`) takes a stack of 5 flows, C = 10.
 Weights come from local files only: a `.keras` model or `.weights.h5` file saved from a model of
 the same architecture, or, for BN-Inception, the released PyTorch `state_dict` (`.pth`, `.pt`,
 `.tar`) or an `.npz` of its keys (`convert_bninception_state_dict`).
+
+Input preprocessing, uint8-valued frames or flow stacks to the backbone's input, comes twice
+with one definition of its constants (`_input_normalisation`): `preprocess_input` in NumPy (the
+data pipelines) and `preprocess_input_ops` in `keras.ops` (inside a graph: a SavedModel that
+takes decoded frames).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from pathlib import Path
 
 import keras
 import numpy as np
+from keras import ops
 
 from keras_wsal.backbones.bn_inception import BN_INCEPTION_MEAN, bn_inception
 from keras_wsal.backbones.convert import convert_bninception_state_dict
@@ -90,28 +97,89 @@ def make_backbone(
     return model
 
 
+@dataclasses.dataclass(frozen=True)
+class _Normalisation:
+    """`x' = ((x[..., ::-1] if bgr else x) - mean) · scale`, per channel, on the 0-255 scale.
+
+    A product rather than a division by the standard deviation: TensorFlow's graph optimiser
+    turns a division by a constant into a product by its reciprocal, which would make the graph
+    version differ from NumPy's in the last bit.
+    """
+
+    mean: tuple[float, ...]
+    scale: float = 1.0
+    bgr: bool = False
+
+
+# keras.applications.imagenet_utils' modes: "caffe" is BGR minus the ImageNet mean (in BGR
+# order), "tf" scales to [-1, 1].
+_IMAGENET_MODES = {
+    "caffe": _Normalisation(mean=(103.939, 116.779, 123.68), bgr=True),
+    "tf": _Normalisation(mean=(127.5,), scale=1.0 / 127.5),
+}
+
+
+def _input_normalisation(name: str, modality: str) -> _Normalisation:
+    """The one definition of every backbone's input normalisation (see `preprocess_input`)."""
+    _check_name_and_modality(name, modality)
+    if name == "bn_inception":
+        mean = BN_INCEPTION_MEAN[modality]
+        return _Normalisation(mean=tuple(np.atleast_1d(mean).tolist()))
+    if modality == "flow":
+        return _IMAGENET_MODES["tf"]
+    return _IMAGENET_MODES[APPLICATIONS[name][1]]
+
+
+def _check_channels(shape, modality: str) -> None:
+    channels = STREAM_CHANNELS[modality]
+    if len(shape) < 3 or shape[-1] not in (None, channels):
+        raise ValueError(
+            f"expected {modality} inputs [..., H, W, {channels}], got shape {tuple(shape)}"
+        )
+
+
 def preprocess_input(images, name: str = "bn_inception", modality: str = "rgb") -> np.ndarray:
     """Map uint8-valued frames or flow stacks `[..., H, W, C]` to the backbone's input, float32.
+
+    In float32, `x' = ((x[..., ::-1] if BGR else x) - mean) · scale` per channel:
 
     - BN-Inception, as TSN: RGB frames minus the per-channel mean (R 128, G 117, B 104) on the
       0-255 scale; quantised flow stacks minus 128.
     - `keras.applications` networks: RGB frames with the network's own ImageNet preprocessing
-      (`"caffe"`: BGR minus the mean; `"tf"`: scaled to [-1, 1]); flow stacks scaled to
-      [-1, 1], `q / 127.5 - 1`.
+      (`"caffe"`: BGR minus the mean (B 103.939, G 116.779, R 123.68); `"tf"`: scaled to
+      [-1, 1], `(x - 127.5) · (1 / 127.5)`); flow stacks scaled to [-1, 1] the same way,
+      `(q - 127.5) · (1 / 127.5)`.
+
+    `preprocess_input_ops` computes the same values in `keras.ops`.
     """
-    _check_name_and_modality(name, modality)
+    norm = _input_normalisation(name, modality)
     images = np.asarray(images, dtype=np.float32)
-    channels = STREAM_CHANNELS[modality]
-    if images.ndim < 3 or images.shape[-1] != channels:
-        raise ValueError(
-            f"expected {modality} inputs [..., H, W, {channels}], got shape {images.shape}"
-        )
-    if name == "bn_inception":
-        return images - np.asarray(BN_INCEPTION_MEAN[modality], dtype=np.float32)
-    if modality == "flow":
-        return images / 127.5 - 1.0
-    mode = APPLICATIONS[name][1]
-    return keras.applications.imagenet_utils.preprocess_input(images.copy(), mode=mode)
+    _check_channels(images.shape, modality)
+    if norm.bgr:
+        images = images[..., ::-1]
+    return (images - np.asarray(norm.mean, np.float32)) * np.float32(norm.scale)
+
+
+def preprocess_input_ops(images, name: str = "bn_inception", modality: str = "rgb"):
+    """`preprocess_input` in `keras.ops`, for a graph: uint8 (or any numeric) `[..., H, W, C]`.
+
+    The same float32 operations on the same constants, so it gives the values of
+    `preprocess_input` exactly; usable inside a `tf.function` (a SavedModel signature that takes
+    decoded frames or quantised flow stacks).
+
+    Returns:
+        float32 tensor of the shape of `images`.
+
+    Raises:
+        ValueError: an unknown backbone or modality, or a static last axis that is not the
+            modality's channels (3 for `"rgb"`, 10 for `"flow"`).
+    """
+    norm = _input_normalisation(name, modality)
+    images = ops.cast(images, "float32")
+    _check_channels(images.shape, modality)
+    if norm.bgr:
+        images = ops.flip(images, axis=-1)
+    return (images - np.asarray(norm.mean, np.float32)) * np.float32(norm.scale)
 
 
 def load_backbone_weights(model: keras.Model, weights: str | os.PathLike) -> keras.Model:

@@ -15,7 +15,10 @@ replaced. The new version is written to a hidden folder in OUT and renamed into 
 
 Signatures: serving_default (features [batch, time, D] per stream + length [batch] → video_scores,
 snippet_scores, detection_scores, selection), detect (same inputs → padded start, end, class, label,
-score and a count per video), class_names (no input) and labels (class_index → label).
+score and a count per video), class_names (no input) and labels (class_index → label). A model
+with its backbone inside (a run of `keras_wsal.training.train_end_to_end`) takes uint8 `frames`
+[batch, clips, segments, S, S, 3] (or `flow` stacks, 10 channels) + length instead of features;
+its detect signature also takes each clip's clip_start / clip_end in seconds.
 
 examples:
   keras-wsal export runs/wsgn --out saved_models/wsgn
@@ -26,7 +29,7 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "run", metavar="RUN", help="a run folder of `keras-wsal train`, or a .keras file"
+        "run", metavar="RUN", help="a run folder of `keras-wsal train` (or train_end_to_end), or a .keras file"
     )
     parser.add_argument(
         "--out", required=True, help="the model's base folder, e.g. saved_models/NAME"

@@ -18,6 +18,22 @@ of `keras_wsal.export.versions`) with four signatures, every input and output na
 - `labels`: `class_index` int32 `[n]` → `label` string `[n]` (-1 → ""), the same lookup for
   REST clients.
 
+A model on clips of raw frames, `UntrimmedNetVideo` (backbone inside, one stream), takes its
+snippets as decoded uint8 images instead of features; the backbone's preprocessing
+(`keras_wsal.backbones.preprocess_input_ops`) runs inside the graph:
+
+- `serving_default`: `frames` uint8 `[batch, clips, K, S, S, 3]` (an RGB model: one RGB frame
+  per segment of each clip) or `flow` uint8 `[batch, clips, K, S, S, 10]` (a flow model: the
+  stack of 5 quantised flows, x and y alternating, of each segment, as
+  `keras_wsal.video.quantize_flow` stores them), K = the model's segments per clip, S = its
+  input size; and `length` int32 `[batch]`, the valid clips → the same four outputs, one step
+  per clip;
+- `detect`: those inputs and `clip_start`, `clip_end` float32 `[batch, clips]`, the seconds each
+  clip covers (a client has them: it chose the clips, e.g. shot-based proposals of varying
+  length, to decode their frames) → the same outputs as above; a segment is a run of
+  consecutive detected clips, from the start of its first clip to the end of its last, so the
+  clips must come in time order. `--min-duration` compares that span in seconds.
+
 `length` is a required input: TF Serving's Predict API rejects a request that does not feed
 every input of a signature, and a SavedModel signature has no per-request default; a client with
 one unpadded video sends its number of snippets. Each `length[b]` must be in [1, time] (a
@@ -53,6 +69,9 @@ CLASSES_ASSET = "classes.txt"
 SETTINGS_ASSET = "keras_wsal_export.json"
 LENGTH_INPUT = "length"
 CLASS_INPUT = "class_index"
+# A model on clips: its uint8 snippets input, by modality, and the clips' times of `detect`.
+CLIP_INPUTS = {"rgb": "frames", "flow": "flow"}
+CLIP_TIMES = ("clip_start", "clip_end")
 SIGNATURES = ("serving_default", "detect", "class_names", "labels")
 RULES = ("untrimmednet", "wsgn")
 _INPUT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -65,7 +84,8 @@ class DetectionSettings:
     Attributes:
         rule: "untrimmednet" (threshold `snippet_scores` where `selection` >= the attention
             threshold) or "wsgn" (threshold `detection_scores`).
-        feature_fps: snippets per second (times are snippet index / feature_fps).
+        feature_fps: snippets per second (times are snippet index / feature_fps); None for a
+            model on clips, whose `detect` signature takes each clip's times.
         relative: the threshold is relative to each class's maximum over the video.
         min_duration: drop segments shorter than this many seconds.
         threshold: θ, absolute or relative.
@@ -78,7 +98,7 @@ class DetectionSettings:
     """
 
     rule: str
-    feature_fps: float
+    feature_fps: float | None
     relative: bool
     min_duration: float
     threshold: float = 0.5
@@ -100,7 +120,7 @@ class DetectionSettings:
     def for_model(
         cls,
         model,
-        feature_fps: float,
+        feature_fps: float | None,
         *,
         rule: str = "auto",
         threshold: float | None = None,
@@ -167,14 +187,15 @@ def export_saved_model(
     """Export a trained model as `out_dir/VERSION/` (a SavedModel) and `out_dir/keras/VERSION.keras`.
 
     Args:
-        run_or_model: a run folder of `keras-wsal train`, a `.keras` file, or a keras_wsal model
-            (`UntrimmedNet`, `WSGN`).
+        run_or_model: a run folder of `keras-wsal train` or of `train_end_to_end`, a `.keras`
+            file, or a keras_wsal model (`UntrimmedNet`, `WSGN`, `UntrimmedNetVideo`).
         out_dir: the model's base path (TF Serving's `--model_base_path`), created if needed.
         version: the version to write; by default one more than the highest existing version
             (1 in a new folder). An existing version is never replaced.
         classes: the class names in output order; by default the run's `classes.json`.
         feature_fps: snippets per second of the features; by default the run's dataset's
-            (`config.json` → `DATA/meta.json`).
+            (`config.json` → `DATA/meta.json`). Not for an `UntrimmedNetVideo`: its `detect`
+            signature takes each clip's times (module docstring).
         max_detections: N, the segments the `detect` signature returns per video.
         rule, threshold, relative, class_threshold, min_duration, attention_threshold: the
             detection rule of the `detect` signature (`DetectionSettings.for_model`).
@@ -195,7 +216,13 @@ def export_saved_model(
         )
     model, run_classes, run_dir = _resolve_model(run_or_model)
     classes = _check_classes(classes if classes is not None else run_classes, model)
-    if feature_fps is None:
+    if _takes_clips(model):
+        if feature_fps is not None:
+            raise ExportError(
+                f"feature_fps: a model on clips ({type(model).__name__}) has no feature rate; its "
+                f"`detect` signature takes each clip's seconds ({', '.join(CLIP_TIMES)})"
+            )
+    elif feature_fps is None:
         feature_fps = _run_feature_fps(run_dir)
     detection = DetectionSettings.for_model(
         model,
@@ -218,7 +245,7 @@ def export_saved_model(
         )
         settings = {
             "model": type(model).__name__,
-            "feature_dims": dict(model.feature_dims),
+            **_input_settings(model),
             "classes": list(classes),
             "detection": dataclasses.asdict(detection),
             "source": None if run_dir is None else str(run_or_model),
@@ -264,19 +291,64 @@ def describe_signatures(saved_model_dir: str | os.PathLike) -> str:
     return "\n".join(lines)
 
 
-def _checked_model_inputs(inputs, feature_dims: dict):
-    """The model's inputs (features and mask from `length`), after checks a request can fail.
+def _takes_clips(model) -> bool:
+    """Whether `model` is a model on clips of raw frames (`UntrimmedNetVideo`)."""
+    from keras_wsal.models import UntrimmedNetVideo
 
-    The signature declares each stream's D, but TF Serving feeds a request's tensors without
-    checking their shapes against it; without these checks a wrong D fails deep inside a MatMul.
-    Every computation depends on the checks, so a bad request fails with their message, which
-    names the input.
+    return isinstance(model, UntrimmedNetVideo)
+
+
+def _snippet_shape(model) -> tuple[int, ...]:
+    """`(K, S, S, C)`: the snippets of one clip of a model on clips."""
+    return (model.num_segments, *model.backbone.input_shape[1:])
+
+
+def _input_settings(model) -> dict:
+    """What the export settings record of the model's inputs."""
+    if _takes_clips(model):
+        return {
+            "backbone": model.backbone_name,
+            "snippets": {CLIP_INPUTS[model.modality]: list(_snippet_shape(model))},
+        }
+    return {"feature_dims": dict(model.feature_dims)}
+
+
+def _input_specs(model, *, clip_times: bool) -> dict:
+    """A signature's input specs by name (module docstring), `detect`'s with `clip_times`.
+
+    Each stream's features, or a model on clips' uint8 snippets (and, with `clip_times`, the
+    clips' seconds); then `length`.
     """
     import tensorflow as tf
 
-    streams = list(feature_dims)
+    if _takes_clips(model):
+        name = CLIP_INPUTS[model.modality]
+        specs = {name: tf.TensorSpec([None, None, *_snippet_shape(model)], tf.uint8, name=name)}
+        if clip_times:
+            specs |= {t: tf.TensorSpec([None, None], tf.float32, name=t) for t in CLIP_TIMES}
+    else:
+        specs = {
+            stream: tf.TensorSpec([None, None, dim], tf.float32, name=stream)
+            for stream, dim in model.feature_dims.items()
+        }
+    specs[LENGTH_INPUT] = tf.TensorSpec([None], tf.int32, name=LENGTH_INPUT)
+    return specs
+
+
+def _checked_inputs(inputs, model) -> dict:
+    """A signature's inputs after the checks a request can fail, and the model's `mask`.
+
+    The signature declares the shapes, but TF Serving feeds a request's tensors without checking
+    them; without these checks a wrong D fails deep inside a MatMul. Every computation depends on
+    the checks, so a bad request fails with their message, which names the input.
+    """
+    import tensorflow as tf
+
+    clips = _takes_clips(model)
+    first = CLIP_INPUTS[model.modality] if clips else next(iter(model.feature_dims))
     length = inputs[LENGTH_INPUT]
-    shape = tf.shape(inputs[streams[0]])
+    shape = tf.shape(inputs[first])
+    steps = f"the clips dimension of `{first}`" if clips else "the time dimension of the features"
     checks = [
         tf.debugging.assert_equal(
             tf.size(length),
@@ -284,29 +356,72 @@ def _checked_model_inputs(inputs, feature_dims: dict):
             message="`length` must hold one value per video (the batch size)",
         ),
         tf.debugging.assert_greater_equal(length, 1, message="`length` must be >= 1"),
-        tf.debugging.assert_less_equal(
-            length, shape[1], message="`length` must be <= the time dimension of the features"
-        ),
+        tf.debugging.assert_less_equal(length, shape[1], message=f"`length` must be <= {steps}"),
     ]
-    for stream, dim in feature_dims.items():
+    if clips:
+        snippet = _snippet_shape(model)
         checks.append(
             tf.debugging.assert_equal(
-                tf.shape(inputs[stream])[2],
-                dim,
-                message=f"`{stream}` must have {dim} features per snippet ([batch, time, {dim}])",
+                shape[2:],
+                snippet,
+                message=f"`{first}` must be uint8 snippets [batch, clips, "
+                f"{', '.join(str(d) for d in snippet)}]",
             )
         )
-        checks.append(
-            tf.debugging.assert_equal(
-                tf.shape(inputs[stream])[:2],
-                shape[:2],
-                message=f"`{stream}` must have the batch and time dimensions of `{streams[0]}`",
+        times = [t for t in CLIP_TIMES if t in inputs]
+        for name in times:
+            checks.append(
+                tf.debugging.assert_equal(
+                    tf.shape(inputs[name]),
+                    shape[:2],
+                    message=f"`{name}` must be seconds [batch, clips], as `{first}`",
+                )
             )
-        )
+        if times:
+            with tf.control_dependencies(checks):
+                valid = tf.sequence_mask(length, shape[1])
+                start, end = (tf.boolean_mask(inputs[t], valid) for t in CLIP_TIMES)
+                checks.append(
+                    tf.debugging.assert_less(
+                        start,
+                        end,
+                        message="`clip_end` must be > `clip_start` for every valid clip",
+                    )
+                )
+    else:
+        for stream, dim in model.feature_dims.items():
+            checks.append(
+                tf.debugging.assert_equal(
+                    tf.shape(inputs[stream])[2],
+                    dim,
+                    message=f"`{stream}` must have {dim} features per snippet "
+                    f"([batch, time, {dim}])",
+                )
+            )
+            checks.append(
+                tf.debugging.assert_equal(
+                    tf.shape(inputs[stream])[:2],
+                    shape[:2],
+                    message=f"`{stream}` must have the batch and time dimensions of `{first}`",
+                )
+            )
     with tf.control_dependencies(checks):
-        checked = {stream: tf.identity(inputs[stream]) for stream in streams}
+        checked = {name: tf.identity(value) for name, value in inputs.items()}
         checked["mask"] = tf.sequence_mask(length, shape[1])
     return checked
+
+
+def _model_inputs(checked: dict, model) -> dict:
+    """The model's input dict from checked signature inputs (snippets preprocessed in-graph)."""
+    from keras_wsal.backbones import preprocess_input_ops
+
+    if _takes_clips(model):
+        snippets = checked[CLIP_INPUTS[model.modality]]
+        return {
+            model.modality: preprocess_input_ops(snippets, model.backbone_name, model.modality),
+            "mask": checked["mask"],
+        }
+    return {name: checked[name] for name in [*model.feature_dims, "mask"]}
 
 
 def _serving_module(model, classes: list[str], detection: DetectionSettings):
@@ -315,16 +430,10 @@ def _serving_module(model, classes: list[str], detection: DetectionSettings):
 
     from keras_wsal.export.detection import padded_detections
 
-    specs = {
-        stream: tf.TensorSpec([None, None, dim], tf.float32, name=stream)
-        for stream, dim in model.feature_dims.items()
-    }
-    specs[LENGTH_INPUT] = tf.TensorSpec([None], tf.int32, name=LENGTH_INPUT)
     names = tf.constant(classes, tf.string)
 
-    def snippet_outputs(inputs):
-        checked = _checked_model_inputs(inputs, model.feature_dims)
-        outputs = model.snippet_outputs(checked, training=False)
+    def snippet_outputs(checked):
+        outputs = model.snippet_outputs(_model_inputs(checked, model), training=False)
         return {name: tf.cast(outputs[name], tf.float32) for name in SNIPPET_OUTPUTS}
 
     def label_of(class_index):
@@ -336,13 +445,14 @@ def _serving_module(model, classes: list[str], detection: DetectionSettings):
             found = tf.gather(names, tf.maximum(class_index, 0))
         return tf.where(class_index >= 0, found, "")
 
-    @tf.function(input_signature=[specs])
+    @tf.function(input_signature=[_input_specs(model, clip_times=False)])
     def serve(inputs):
-        return snippet_outputs(inputs)
+        return snippet_outputs(_checked_inputs(inputs, model))
 
-    @tf.function(input_signature=[specs])
+    @tf.function(input_signature=[_input_specs(model, clip_times=True)])
     def detect(inputs):
-        outputs = snippet_outputs(inputs)
+        checked = _checked_inputs(inputs, model)
+        outputs = snippet_outputs(checked)
         if detection.rule == "untrimmednet":
             curve = outputs["snippet_scores"]
             eligible = tf.cast(outputs["selection"], tf.float64) >= detection.attention_threshold
@@ -351,8 +461,9 @@ def _serving_module(model, classes: list[str], detection: DetectionSettings):
         segments = padded_detections(
             outputs["video_scores"],
             curve,
-            inputs[LENGTH_INPUT],
+            checked[LENGTH_INPUT],
             eligible=eligible,
+            step_times=tuple(checked[t] for t in CLIP_TIMES) if _takes_clips(model) else None,
             **detection.padded_detections_options(),
         )
         label = label_of(segments["class"])
@@ -437,20 +548,20 @@ def _resolve_model(run_or_model):
 
 
 def _check_model(model) -> None:
-    """An ExportError unless `model` is a keras_wsal model on snippet features, built."""
+    """An ExportError unless `model` is a keras_wsal model on snippet features or on clips.
+
+    A model on snippet features is built here if needed; one on clips is built when constructed.
+    """
+    if _takes_clips(model):
+        return
     missing = [
         a for a in ("snippet_outputs", "feature_dims", "num_classes") if not hasattr(model, a)
     ]
     if missing:
-        head = getattr(model, "head", None)
-        hint = (
-            f"; its `.head` ({type(head).__name__}) takes the backbone's features and can be exported"
-            if hasattr(head, "feature_dims")
-            else ""
-        )
         raise ExportError(
             f"{type(model).__name__}: export takes a keras_wsal model on snippet features "
-            f"(UntrimmedNet, WSGN); this model has no {', '.join(missing)}{hint}"
+            f"(UntrimmedNet, WSGN) or on clips of frames (UntrimmedNetVideo); this model has no "
+            f"{', '.join(missing)}"
         )
     for stream in model.feature_dims:
         if stream == LENGTH_INPUT or not _INPUT_NAME.fullmatch(stream):

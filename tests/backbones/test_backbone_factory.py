@@ -1,10 +1,19 @@
-"""make_backbone (keras.applications alternatives), preprocess_input, load_backbone_weights."""
+"""make_backbone (keras.applications alternatives), preprocess_input(_ops), load_backbone_weights."""
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from keras_wsal.backbones import load_backbone_weights, make_backbone, preprocess_input
+from keras_wsal.backbones import (
+    APPLICATIONS,
+    BACKBONES,
+    STREAM_CHANNELS,
+    load_backbone_weights,
+    make_backbone,
+    preprocess_input,
+    preprocess_input_ops,
+)
 from keras_wsal.errors import DataError
 
 
@@ -42,6 +51,40 @@ def test_preprocess_input_by_hand():
     )
     with pytest.raises(ValueError, match=r"flow inputs \[..., H, W, 10\]"):
         preprocess_input(np.zeros((1, 4, 4, 3)), "bn_inception", "flow")
+
+
+@pytest.mark.parametrize("modality", ["rgb", "flow"])
+@pytest.mark.parametrize("name", BACKBONES)
+def test_graph_preprocessing_equals_numpy_on_uint8(name, modality):
+    channels = STREAM_CHANNELS[modality]
+    shape = (2, 3, 5, 7, channels)  # [batch, clips, H, W, C], every uint8 value present
+    values = np.resize(np.arange(256, dtype=np.uint8), int(np.prod(shape)))
+    images = np.random.default_rng(0).permutation(values).reshape(shape)
+    expected = preprocess_input(images, name, modality)
+    eager = keras.ops.convert_to_numpy(preprocess_input_ops(images, name, modality))
+    graph = tf.function(
+        lambda x: preprocess_input_ops(x, name, modality),
+        input_signature=[tf.TensorSpec([None, None, None, None, channels], tf.uint8)],
+    )
+    assert expected.dtype == eager.dtype == np.float32
+    np.testing.assert_array_equal(eager, expected)
+    np.testing.assert_array_equal(graph(tf.constant(images)).numpy(), expected)
+
+
+@pytest.mark.parametrize("name", sorted(APPLICATIONS))
+def test_rgb_preprocessing_is_the_keras_applications_one(name):
+    images = np.random.default_rng(1).integers(0, 256, (2, 4, 4, 3), dtype=np.uint8)
+    expected = keras.applications.imagenet_utils.preprocess_input(
+        images.astype(np.float32), mode=APPLICATIONS[name][1]
+    )
+    np.testing.assert_allclose(preprocess_input(images, name), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_graph_preprocessing_refuses_the_wrong_channels():
+    with pytest.raises(ValueError, match=r"flow inputs \[..., H, W, 10\]"):
+        preprocess_input_ops(np.zeros((1, 4, 4, 3), np.uint8), "bn_inception", "flow")
+    with pytest.raises(ValueError, match="backbone must be one of"):
+        preprocess_input_ops(np.zeros((1, 4, 4, 3), np.uint8), "vgg_m")
 
 
 def test_bad_names_and_shapes():

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from serving_helpers import ask_serving_client
 
 from keras_wsal.datasets import make_synthetic_dataset
 from keras_wsal.errors import ExportError
@@ -28,7 +29,6 @@ from keras_wsal.inference import VideoOutputs, detect_video
 from keras_wsal.models import build_model
 from keras_wsal.training import TrainConfig, load_run_model, train
 
-CLIENT = Path(__file__).with_name("serving_client.py")
 MAX_DETECTIONS = 100
 
 
@@ -290,7 +290,6 @@ def test_fresh_tensorflow_process_reproduces_keras_wsal_and_answers_rest(
     expected["class_names/output/class_names"] = np.array(classes)
     expected["labels/input/class_index"] = np.array([2, 0, -1], np.int32)
     expected["labels/output/label"] = np.array([classes[2], classes[0], ""])
-    np.savez(tmp_path / "expected.npz", **expected)
     one = {"features": features[:1, : length[0]], "length": length[:1]}
     requests = [
         predict_request(inputs),
@@ -300,25 +299,8 @@ def test_fresh_tensorflow_process_reproduces_keras_wsal_and_answers_rest(
         predict_request({"features": features[:, :, :7], "length": length}),
         predict_request({"features": features, "length": length + features.shape[1]}, "detect"),
     ]
-    (tmp_path / "requests.json").write_text(json.dumps(requests))
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(CLIENT),
-            str(version_dir),
-            "expected.npz",
-            "requests.json",
-            "responses.json",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0 and result.stdout.strip().endswith("OK"), result.stderr[-3000:]
-    rows, columns, single, labels, wrong_size, too_long = json.loads(
-        (tmp_path / "responses.json").read_text()
+    rows, columns, single, labels, wrong_size, too_long = ask_serving_client(
+        version_dir, tmp_path, expected, requests
     )
 
     assert len(rows["predictions"]) == 3

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from serving_helpers import ask_serving_client
 
 from keras_wsal.backbones import preprocess_input
 from keras_wsal.errors import ExportError
@@ -25,7 +26,6 @@ from keras_wsal.inference import untrimmednet_detections
 from keras_wsal.models import UntrimmedNetVideo
 from keras_wsal.training.trainer import CLASSES_FILE, MODEL_FILE
 
-CLIENT = Path(__file__).with_name("serving_client.py")
 BACKBONE, SIZE, SEGMENTS = "mobilenet_v3_small", 32, 2
 CLASSES = ["jump", "run", "throw"]
 MIN_DURATION = 1.5
@@ -221,7 +221,6 @@ def test_fresh_tensorflow_process_reproduces_keras_wsal_on_uint8_frames(exported
     expected |= {f"detect/output/{k}": v for k, v in detections.items()}
     expected["labels/input/class_index"] = np.array([1, -1], np.int32)
     expected["labels/output/label"] = np.array([CLASSES[1], ""])
-    np.savez(tmp_path / "expected.npz", **expected)
     reversed_end = clip_end.copy()
     reversed_end[0, 2] = clip_start[0, 2]
     requests = [
@@ -230,24 +229,9 @@ def test_fresh_tensorflow_process_reproduces_keras_wsal_on_uint8_frames(exported
         predict_request({**served, "frames": frames[:, :, :, :, : SIZE - 1]}),
         predict_request({**detect, "clip_end": reversed_end}, "detect"),
     ]
-    (tmp_path / "requests.json").write_text(json.dumps(requests))
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(CLIENT),
-            str(version_dir),
-            "expected.npz",
-            "requests.json",
-            "responses.json",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    rows, columns, narrow, reversed_clip = ask_serving_client(
+        version_dir, tmp_path, expected, requests
     )
-    assert result.returncode == 0 and result.stdout.strip().endswith("OK"), result.stderr[-3000:]
-    rows, columns, narrow, reversed_clip = json.loads((tmp_path / "responses.json").read_text())
     assert len(rows["predictions"]) == 2
     for b, prediction in enumerate(rows["predictions"]):
         assert np.shape(prediction["snippet_scores"]) == (6, 3)

@@ -1,0 +1,37 @@
+"""Running `serving_client.py` (TensorFlow only, a fresh process) from the export tests."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CLIENT = Path(__file__).with_name("serving_client.py")
+
+
+def ask_serving_client(version_dir, work_dir: Path, expected: dict, requests: list) -> list:
+    """Compare `expected` signature outputs in a fresh process and answer `requests` (REST bodies).
+
+    `expected` maps "SIGNATURE/input|output/NAME" to arrays (see serving_client.py). Returns the
+    client's responses, one per request, in TF Serving's JSON format.
+    """
+    import numpy as np
+
+    np.savez(work_dir / "expected.npz", **expected)
+    (work_dir / "requests.json").write_text(json.dumps(requests))
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(CLIENT),
+            str(version_dir),
+            "expected.npz",
+            "requests.json",
+            "responses.json",
+        ],
+        cwd=work_dir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0 and result.stdout.strip().endswith("OK"), result.stderr[-3000:]
+    return json.loads((work_dir / "responses.json").read_text())

@@ -5,7 +5,7 @@ saved_models/NAME/              --model_base_path of tensorflow_model_server
   1/                            a SavedModel: saved_model.pb, variables/, assets/
   2/
   keras/1.keras                 the same model as a Keras file (not a version: TF Serving skips it)
-  .tmp-export-XXXX/             an export in progress (skipped too; gone when the export ends)
+  .tmp-export-*/             an export in progress (skipped too; gone when the export ends)
 ```
 
 TF Serving's file system poller (`FileSystemStoragePathSource`) serves the children of the base
@@ -72,7 +72,7 @@ def check_new_version(base: str | os.PathLike, version) -> int:
 
 @contextlib.contextmanager
 def staging_directory(base: str | os.PathLike) -> Iterator[Path]:
-    """A fresh `.tmp-export-XXXX` folder inside `base`, removed with its contents on exit.
+    """A fresh `.tmp-export-*` folder inside `base`, removed with its contents on exit.
 
     It lives in the base path so that the final `rename` stays on one file system, and its name
     does not parse as an integer, so TF Serving never takes it for a version.

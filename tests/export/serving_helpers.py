@@ -35,3 +35,34 @@ def ask_serving_client(version_dir, work_dir: Path, expected: dict, requests: li
     )
     assert result.returncode == 0 and result.stdout.strip().endswith("OK"), result.stderr[-3000:]
     return json.loads((work_dir / "responses.json").read_text())
+
+
+def saved_model_cli_listing(version_dir) -> tuple[dict, str]:
+    """`saved_model_cli show --all`: its text, parsed as {signature: {(kind, name): (dtype, shape)}}.
+
+    Returns `(listing, text)`; kind is "inputs" or "outputs".
+    """
+    import re
+
+    script = Path(sys.executable).with_name("saved_model_cli")
+    command = (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
+    )
+    result = subprocess.run(
+        [*command, "show", "--all", "--dir", str(version_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    listing = {}
+    for block in result.stdout.split("signature_def['")[1:]:
+        name = block.split("'", 1)[0]
+        tensors = re.findall(
+            r"(inputs|outputs)\['(\w+)'\] tensor_info:\s+dtype: (\w+)\s+shape: (.*)", block
+        )
+        listing[name] = {(kind, key): (dtype, shape.strip()) for kind, key, dtype, shape in tensors}
+    return listing, result.stdout

@@ -1,17 +1,13 @@
 """SavedModel export: TF Serving's layout, the signatures, a TensorFlow-only client, bad input."""
 
 import json
-import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from serving_helpers import ask_serving_client
+from serving_helpers import ask_serving_client, saved_model_cli_listing
 
 from keras_wsal.datasets import make_synthetic_dataset
 from keras_wsal.errors import ExportError
@@ -241,34 +237,11 @@ EXPECTED_LISTING = {
 }
 
 
-def _saved_model_cli():
-    script = Path(sys.executable).with_name("saved_model_cli")
-    return (
-        [str(script)]
-        if script.exists()
-        else [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
-    )
-
-
 def test_saved_model_cli_lists_the_signatures_dtypes_and_shapes(exported):
-    result = subprocess.run(
-        [*_saved_model_cli(), "show", "--all", "--dir", str(exported[0])],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    listing = {}
-    for block in result.stdout.split("signature_def['")[1:]:
-        name = block.split("'", 1)[0]
-        tensors = re.findall(
-            r"(inputs|outputs)\['(\w+)'\] tensor_info:\s+dtype: (\w+)\s+shape: (.*)", block
-        )
-        listing[name] = {(kind, key): (dtype, shape.strip()) for kind, key, dtype, shape in tensors}
+    listing, text = saved_model_cli_listing(str(exported[0]))
     assert listing.pop("__saved_model_init_op")
     assert listing == EXPECTED_LISTING
-    assert "Method name is: tensorflow/serving/predict" in result.stdout
+    assert "Method name is: tensorflow/serving/predict" in text
     described = describe_signatures(exported[0])
     assert "  input   features         float32  [-1, -1, 8]" in described.splitlines()
     assert "  output  label            string   [-1, 100]" in described.splitlines()

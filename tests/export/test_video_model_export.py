@@ -1,16 +1,12 @@
 """SavedModel export of a model on clips of raw frames (`UntrimmedNetVideo`): uint8 signatures."""
 
 import json
-import re
-import subprocess
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from serving_helpers import ask_serving_client
+from serving_helpers import ask_serving_client, saved_model_cli_listing
 
 from keras_wsal.backbones import preprocess_input
 from keras_wsal.errors import ExportError
@@ -152,32 +148,9 @@ def loaded(exported):
     return tf.saved_model.load(str(exported[0]))
 
 
-def _saved_model_cli():
-    script = Path(sys.executable).with_name("saved_model_cli")
-    return (
-        [str(script)]
-        if script.exists()
-        else [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
-    )
-
-
 def test_saved_model_cli_lists_uint8_frames_and_clip_times(exported):
     version_dir, _ = exported
-    result = subprocess.run(
-        [*_saved_model_cli(), "show", "--all", "--dir", str(version_dir)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    listing = {}
-    for block in result.stdout.split("signature_def['")[1:]:
-        name = block.split("'", 1)[0]
-        tensors = re.findall(
-            r"(inputs|outputs)\['(\w+)'\] tensor_info:\s+dtype: (\w+)\s+shape: (.*)", block
-        )
-        listing[name] = {(kind, key): (dtype, shape.strip()) for kind, key, dtype, shape in tensors}
+    listing, _ = saved_model_cli_listing(str(version_dir))
     frames = ("DT_UINT8", f"(-1, -1, {SEGMENTS}, {SIZE}, {SIZE}, 3)")
     assert listing["serving_default"] == {
         ("inputs", "frames"): frames,

@@ -285,6 +285,25 @@ def make_training_dataset(
     )
 
 
+def pad_length_to_multiple(batches: tf.data.Dataset, multiple: int) -> tf.data.Dataset:
+    """Pad each `(inputs, labels)` batch along time to the next multiple of `multiple` steps.
+
+    The extra steps are zeros with mask False, so they change no output; a `jit_compile`d train
+    step then sees a few distinct lengths instead of one per batch.
+    """
+
+    def pad(inputs, labels):
+        length = tf.shape(inputs["mask"])[1]
+        extra = (length + multiple - 1) // multiple * multiple - length
+        padded = {
+            name: tf.pad(value, [[0, 0], [0, extra]] + [[0, 0]] * (len(value.shape) - 2))
+            for name, value in inputs.items()
+        }
+        return padded, labels
+
+    return batches.map(pad)
+
+
 def make_inference_dataset(
     dataset: FeatureDataset,
     subset: str,

@@ -522,7 +522,7 @@ def _resolve_model(run_or_model):
     import keras
 
     from keras_wsal.training import load_run_model
-    from keras_wsal.training.trainer import CHECKPOINT_DIR, MODEL_FILE
+    from keras_wsal.training.run_folder import CHECKPOINT_DIR, MODEL_FILE
 
     if isinstance(run_or_model, keras.Model):
         model, classes, run_dir = run_or_model, None, None

@@ -10,11 +10,11 @@ from pathlib import Path
 from keras_wsal.errors import DataError
 from keras_wsal.models import MODEL_NAMES
 from keras_wsal.models.wsgn import parse_norms
+from keras_wsal.training.run_folder import CONFIG_FILE, save_config
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
 OPTIMIZERS = ("adam", "sgd")
-CONFIG_FILE = "config.json"
 
 
 @dataclasses.dataclass
@@ -135,11 +135,7 @@ class TrainConfig:
 
     def save(self, folder: str | Path) -> Path:
         """Write `folder/config.json` atomically."""
-        from keras_wsal._atomic import atomic_write_text
-
-        path = Path(folder) / CONFIG_FILE
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
+        return save_config(folder, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:

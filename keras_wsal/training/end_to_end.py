@@ -52,7 +52,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import threading
 from pathlib import Path
 
@@ -83,12 +82,15 @@ from keras_wsal.proposals import (
     shot_proposals,
     uniform_proposals,
 )
-from keras_wsal.training.trainer import (
+from keras_wsal.training.run_folder import (
     CHECKPOINT_DIR,
     CLASSES_FILE,
     HISTORY_FILE,
     MODEL_FILE,
-    _CheckpointEveryRound,
+    CheckpointEveryRound,
+    check_resumable,
+    save_atomically,
+    save_config,
 )
 from keras_wsal.video.extraction import find_videos
 from keras_wsal.video.flow import (
@@ -551,9 +553,7 @@ class EndToEndConfig:
 
     def save(self, folder: str | os.PathLike) -> Path:
         """Write `folder/config.json` atomically."""
-        path = Path(folder) / "config.json"
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
+        return save_config(folder, self.to_dict())
 
 
 @dataclasses.dataclass
@@ -649,28 +649,6 @@ def _training_dataset(config: EndToEndConfig, videos, labels: np.ndarray, loader
     )
 
 
-def _check_resumable(config: EndToEndConfig, out: Path) -> None:
-    """A run folder with another run's config is refused (only `iterations` may grow)."""
-    path = out / "config.json"
-    if not path.exists():
-        return
-    try:
-        previous = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise DataError(f"{path}: not valid JSON ({error})") from None
-    current = json.loads(json.dumps(config.to_dict()))
-    differing = sorted(
-        k
-        for k in set(current) | set(previous)
-        if k != "iterations" and previous.get(k) != current.get(k)
-    )
-    if differing:
-        raise DataError(
-            f"{out} already holds a run with a different configuration ({', '.join(differing)} differ); "
-            "use another out folder, or the same settings to resume it"
-        )
-
-
 def _initialise_backbone(model: UntrimmedNetVideo, weights: str | None) -> None:
     """ImageNet (RGB) `weights` for the spatial stream; for the temporal one by TSN's
     cross-modality initialisation (`keras_wsal.backbones.cross_modality_init`)."""
@@ -705,11 +683,7 @@ def _save_run_files(model, out: Path) -> None:
         BACKBONE_FILE.format(model.modality): model.backbone.save_weights,
         HEAD_FILE: model.head.save,
     }
-    with tempfile.TemporaryDirectory(dir=out) as temporary:
-        for name, save in files.items():
-            staged = Path(temporary) / name
-            save(staged)
-            os.replace(staged, out / name)
+    save_atomically(out, files)
 
 
 def train_end_to_end(config: EndToEndConfig, verbose="auto", callbacks=()) -> EndToEndResult:
@@ -731,7 +705,7 @@ def train_end_to_end(config: EndToEndConfig, verbose="auto", callbacks=()) -> En
         VideoError: a video cannot be read (without `skip_bad`).
     """
     out = Path(config.out)
-    _check_resumable(config, out)
+    check_resumable(out, config.to_dict(), growable="iterations")
     videos, classes, labels = _training_videos(config)
     out.mkdir(parents=True, exist_ok=True)
     config.save(out)
@@ -791,7 +765,7 @@ def train_end_to_end(config: EndToEndConfig, verbose="auto", callbacks=()) -> En
         flow=config.flow,
         dis_preset=config.dis_preset,
     )
-    round_callback = _CheckpointEveryRound(manager, out / HISTORY_FILE)
+    round_callback = CheckpointEveryRound(manager, out / HISTORY_FILE)
     if done < config.iterations:
         dataset = _training_dataset(config, videos, labels, loader, initial_round)
         model.fit(

@@ -1,18 +1,6 @@
 """Training a keras_wsal model on a feature dataset under any `tf.distribute` strategy.
 
-A run folder holds:
-
-```
-RUN_DIR/
-  config.json      the TrainConfig (the run can be repeated from it)
-  classes.json     the class names, in the order of the model's outputs
-  checkpoints/     tf.train.Checkpoint of model + optimizer every `checkpoint_every` steps
-  logs/            TensorBoard logs
-  model.keras      the trained model (written when training ends)
-  history.json     the loss per checkpoint interval
-```
-
-Training runs in "rounds" of `checkpoint_every` steps (Keras epochs of `steps_per_epoch =
+The run folder is described in `keras_wsal.training.run_folder`. Training runs in "rounds" of `checkpoint_every` steps (Keras epochs of `steps_per_epoch =
 checkpoint_every`); a checkpoint is written after each round. Started again on the same folder
 after a kill, training restores the last checkpoint (weights, optimizer state, step counter) and
 goes on from there, so at most the steps since that checkpoint are redone; the total number of
@@ -32,24 +20,26 @@ from pathlib import Path
 
 import keras
 
-from keras_wsal._atomic import atomic_write, atomic_write_text
+from keras_wsal._atomic import atomic_write_text
 from keras_wsal.errors import DataError
 from keras_wsal.losses import loss_for_model
 from keras_wsal.models import build_model
 from keras_wsal.training.config import TrainConfig
+from keras_wsal.training.run_folder import (
+    CHECKPOINT_DIR,
+    CLASSES_FILE,
+    HISTORY_FILE,
+    LOG_DIR,
+    MODEL_FILE,
+    CheckpointEveryRound,
+    check_resumable,
+    save_atomically,
+)
 from keras_wsal.training.strategy import is_chief, make_strategy
 
 logger = logging.getLogger(__name__)
 
-MODEL_FILE = "model.keras"
-CLASSES_FILE = "classes.json"
-HISTORY_FILE = "history.json"
-CHECKPOINT_DIR = "checkpoints"
-LOG_DIR = "logs"
-# Padded batch lengths are rounded up to a multiple of this, so that XLA compiles one train step
-# per length bucket instead of one per batch length.
 LENGTH_BUCKET = 64
-
 
 @dataclasses.dataclass
 class TrainResult:
@@ -65,34 +55,6 @@ def _optimizer(config: TrainConfig):
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(config.learning_rate, momentum=0.9)
     return keras.optimizers.Adam(config.learning_rate)
-
-
-def _check_resumable(config: TrainConfig, out: Path) -> None:
-    """A run folder with another run's config is refused (only `epochs` may grow)."""
-    path = out / "config.json"
-    if not path.exists():
-        return
-    previous = TrainConfig.load(path).to_dict()
-    current = config.to_dict()
-    differing = sorted(k for k in current if k not in ("epochs",) and previous.get(k) != current[k])
-    if differing:
-        raise DataError(
-            f"{out} already holds a run with a different configuration ({', '.join(differing)} "
-            "differ); use another --out folder, or the same settings to resume it"
-        )
-
-
-def _bucket_lengths(inputs, labels):
-    import tensorflow as tf
-
-    length = tf.shape(inputs["mask"])[1]
-    padded = (length + LENGTH_BUCKET - 1) // LENGTH_BUCKET * LENGTH_BUCKET
-    pad = padded - length
-    bucketed = {
-        name: tf.pad(value, [[0, 0], [0, pad]] + [[0, 0]] * (len(value.shape) - 2))
-        for name, value in inputs.items()
-    }
-    return bucketed, labels
 
 
 def _build_for_fit(model, feature_dims: dict, num_classes: int) -> None:
@@ -130,26 +92,6 @@ def _rank_one_logs(train_step):
     return step
 
 
-class _CheckpointEveryRound(keras.callbacks.Callback):
-    """Saves model + optimizer after each round of `checkpoint_every` steps."""
-
-    def __init__(self, manager, history_path: Path | None):
-        super().__init__()
-        self.manager = manager
-        self.history_path = history_path
-        self.losses = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        # The history first: a kill between the two writes then redoes this round and rewrites its
-        # entry, whereas a checkpoint written first would leave the round out of the history.
-        self.losses.append({"round": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
-        if self.history_path is not None:
-            previous = json.loads(self.history_path.read_text()) if self.history_path.exists() else []
-            kept = [h for h in previous if h["round"] <= epoch]
-            atomic_write_text(self.history_path, json.dumps(kept + self.losses[-1:], indent=1) + "\n")
-        self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
-
-
 def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> TrainResult:
     """Train `config.model` on `config.data` and write the run folder `config.out`.
 
@@ -169,6 +111,7 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
     import tensorflow as tf
 
     from keras_wsal.datasets import FeatureDataset, make_training_dataset_from_weak_labels
+    from keras_wsal.datasets.pipeline import pad_length_to_multiple
 
     strategy = strategy or make_strategy(config.strategy)
     out = Path(config.out)
@@ -182,7 +125,7 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
     weak_labels = dataset.weak_labels(config.subset).select(videos)
     num_snippets = [dataset.num_snippets(video) for video in videos]
     if chief:
-        _check_resumable(config, out)
+        check_resumable(out, config.to_dict(), growable="epochs")
         out.mkdir(parents=True, exist_ok=True)
         config.save(out)
         atomic_write_text(out / CLASSES_FILE, json.dumps(list(dataset.classes), indent=1) + "\n")
@@ -242,10 +185,11 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
                 input_context=input_context,
                 repeat=True,
             )
-            return batches.map(_bucket_lengths) if model.jit_compile else batches
+            # XLA compiles one train step per batch length: a few length buckets, not every length.
+            return pad_length_to_multiple(batches, LENGTH_BUCKET) if model.jit_compile else batches
 
         distributed = strategy.distribute_datasets_from_function(dataset_fn)
-        round_callback = _CheckpointEveryRound(manager, out / HISTORY_FILE if chief else None)
+        round_callback = CheckpointEveryRound(manager, out / HISTORY_FILE if chief else None)
         fit_callbacks = [round_callback, *callbacks]
         if chief:
             fit_callbacks.append(keras.callbacks.TensorBoard(str(out / LOG_DIR), update_freq="epoch"))
@@ -260,10 +204,7 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
                 verbose=verbose,
             )
         if chief:
-            with tempfile.TemporaryDirectory(dir=out) as temporary:
-                staged = Path(temporary) / MODEL_FILE
-                model.save(staged)
-                atomic_write(out / MODEL_FILE, lambda file: file.write(staged.read_bytes()))
+            save_atomically(out, {MODEL_FILE: model.save})
         history = {"loss": [h.get("loss") for h in round_callback.losses]}
         return TrainResult(out, model, int(model.optimizer.iterations.numpy()), history)
     finally:

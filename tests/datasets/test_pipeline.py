@@ -266,3 +266,17 @@ def test_training_pipeline_never_reads_segments(tmp_path, monkeypatch):
     monkeypatch.setattr(feature_dataset, "parse_segments", forbidden)
     batches = list(make_training_dataset(dataset, "validation", batch_size=2, seed=0))
     assert sum(labels.shape[0] for _, labels in batches) == 2
+
+
+def test_pad_length_to_multiple_adds_masked_zero_steps():
+    from keras_wsal.datasets.pipeline import pad_length_to_multiple
+
+    inputs = {"features": tf.ones([2, 5, 3]), "mask": tf.ones([2, 5], tf.bool)}
+    labels = tf.ones([2, 4])
+    batches = tf.data.Dataset.from_tensors((inputs, labels))
+    padded, padded_labels = next(iter(pad_length_to_multiple(batches, 4)))
+    # 5 steps → 8 (the next multiple of 4): 3 extra zero steps with mask False.
+    assert padded["features"].shape == (2, 8, 3) and padded["mask"].shape == (2, 8)
+    np.testing.assert_array_equal(padded["features"].numpy()[:, 5:], 0.0)
+    np.testing.assert_array_equal(padded["mask"].numpy(), np.arange(8)[None].repeat(2, 0) < 5)
+    np.testing.assert_array_equal(padded_labels.numpy(), labels.numpy())

@@ -20,7 +20,7 @@ from keras_wsal.export import (
 )
 from keras_wsal.inference import untrimmednet_detections
 from keras_wsal.models import UntrimmedNetVideo
-from keras_wsal.training.trainer import CLASSES_FILE, MODEL_FILE
+from keras_wsal.training.run_folder import CLASSES_FILE, MODEL_FILE
 
 BACKBONE, SIZE, SEGMENTS = "mobilenet_v3_small", 32, 2
 CLASSES = ["jump", "run", "throw"]

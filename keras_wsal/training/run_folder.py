@@ -1,0 +1,96 @@
+"""The run folder that training writes, shared by `train` and `train_end_to_end`.
+
+```
+RUN_DIR/
+  config.json      the run's settings (the run can be repeated from it)
+  classes.json     the class names, in the order of the model's outputs
+  checkpoints/     tf.train.Checkpoint of model + optimizer after each round
+  history.json     the logs of each round
+  logs/            TensorBoard logs (feature training)
+  model.keras      the trained model, written when training ends
+```
+
+Training runs in rounds (Keras epochs of a fixed number of steps); a checkpoint is written after
+each, and a run started again on the same folder with the same settings resumes from the last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import keras
+
+from keras_wsal._atomic import atomic_write_text
+from keras_wsal.errors import DataError
+
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.keras"
+CLASSES_FILE = "classes.json"
+HISTORY_FILE = "history.json"
+CHECKPOINT_DIR = "checkpoints"
+LOG_DIR = "logs"
+
+
+def save_config(folder: str | os.PathLike, values: Mapping) -> Path:
+    """Write `folder/config.json` (JSON of `values`) atomically."""
+    path = Path(folder) / CONFIG_FILE
+    atomic_write_text(path, json.dumps(values, indent=2) + "\n")
+    return path
+
+
+def check_resumable(out: Path, current: Mapping, growable: str) -> None:
+    """Refuse a run folder that holds another run: its config may differ only in `growable`.
+
+    Raises:
+        DataError: naming the differing fields, or an unreadable `config.json`.
+    """
+    path = out / CONFIG_FILE
+    if not path.exists():
+        return
+    try:
+        previous = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path}: not valid JSON ({error})") from None
+    current = json.loads(json.dumps(current))  # tuples → lists, as they were saved
+    differing = sorted(
+        k for k in set(current) | set(previous) if k != growable and previous.get(k) != current.get(k)
+    )
+    if differing:
+        raise DataError(
+            f"{out} already holds a run with a different configuration ({', '.join(differing)} "
+            "differ); use another output folder, or the same settings to resume it"
+        )
+
+
+def save_atomically(out: Path, savers: Mapping[str, Callable[[Path], object]]) -> None:
+    """Each `savers[name](path)` writes to a staging folder inside `out`, then is renamed to
+    `out/name`, so a reader never sees a half-written model file."""
+    with tempfile.TemporaryDirectory(dir=out) as temporary:
+        for name, save in savers.items():
+            staged = Path(temporary) / name
+            save(staged)
+            os.replace(staged, out / name)
+
+
+class CheckpointEveryRound(keras.callbacks.Callback):
+    """After each round: append its logs to `history_path` (if given), then save a checkpoint."""
+
+    def __init__(self, manager, history_path: Path | None):
+        super().__init__()
+        self.manager = manager
+        self.history_path = history_path
+        self.losses = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        # The history first: a kill between the two writes then redoes this round and rewrites its
+        # entry, whereas a checkpoint written first would leave the round out of the history.
+        self.losses.append({"round": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
+        if self.history_path is not None:
+            previous = json.loads(self.history_path.read_text()) if self.history_path.exists() else []
+            kept = [h for h in previous if h["round"] <= epoch]
+            atomic_write_text(self.history_path, json.dumps(kept + self.losses[-1:], indent=1) + "\n")
+        self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))

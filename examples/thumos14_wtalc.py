@@ -253,12 +253,7 @@ def _table(evaluations: dict) -> str:
 def run(args: argparse.Namespace) -> None:
     from keras_wsal.datasets import FeatureDataset, import_wtalc
     from keras_wsal.evaluation import PROTOCOLS, evaluate_detection
-    from keras_wsal.inference import (
-        PostProcessing,
-        detect_video,
-        predict_videos,
-        write_detection_results,
-    )
+    from keras_wsal.inference import DetectionRule, predict_videos, write_detection_results
     from keras_wsal.training import TrainConfig, train
 
     out = Path(args.out)
@@ -294,6 +289,7 @@ def run(args: argparse.Namespace) -> None:
         subset="validation",
         model="wsgn",
         out=str(out / "runs" / "wsgn"),
+        recipe="paper",
         epochs=args.epochs,
         batch_size=10,
         max_length=750,
@@ -314,15 +310,10 @@ def run(args: argparse.Namespace) -> None:
     # for the 2 classes of highest video score (a THUMOS14 video has 1 to 3). WSGN's ŷ averages
     # over the whole video, so a class whose actions fill a tenth of it scores low: a fixed
     # threshold on ŷ would skip it.
+    rule = DetectionRule.named("wsgn").replace(class_threshold=None, class_top_k=2)
     detections = {}
     for outputs in predict_videos(result.model, dataset, "test", batch_size=4):
-        detections[outputs.video] = detect_video(
-            outputs,
-            "wsgn",
-            dataset.feature_fps,
-            dataset.classes,
-            post=PostProcessing(min_duration=1.0, class_threshold=None, class_top_k=2),
-        )
+        detections[outputs.video] = rule.detect(outputs, dataset.feature_fps, dataset.classes)
     results_file = result.run_dir / "test_detections.json"
     write_detection_results(results_file, detections)
     print(

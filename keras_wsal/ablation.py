@@ -24,6 +24,8 @@ VARIANTS = {
     "Complete": ("wsgn", ("zloc", "gloc", "sloc")),
     "UntrimmedNet hard": ("untrimmednet-hard", ()),
     "UntrimmedNet soft": ("untrimmednet-soft", ()),
+    "W-TALC": ("wtalc", ()),
+    "Supervised": ("supervised", ("zloc", "gloc", "sloc")),
 }
 TIOU = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
@@ -35,16 +37,15 @@ class DemoSettings:
     A synthetic dataset (`keras_wsal.datasets.make_synthetic_dataset` with its default signal
     strengths: class evidence on action snippets, per-class scene context on every snippet,
     temporally correlated noise) of `num_classes` classes, `train_videos` "validation" and
-    `test_videos` "test" videos; every variant trains `epochs` epochs with Adam.
+    `test_videos` "test" videos; every variant trains with `keras-wsal train`'s defaults (its
+    model's default recipe), or for `steps` steps when given.
     """
 
     seed: int = 0
     num_classes: int = 8
     train_videos: int = 120
     test_videos: int = 40
-    epochs: int = 200
-    batch_size: int = 8
-    learning_rate: float = 1e-3
+    steps: int | None = None
 
 
 @dataclasses.dataclass
@@ -65,9 +66,7 @@ def run_variant(
     out: str | Path,
     train_subset: str = "validation",
     test_subset: str = "test",
-    epochs: int = 30,
-    batch_size: int = 8,
-    learning_rate: float = 1e-3,
+    steps: int | None = None,
     seed: int = 0,
     protocol: str = "activitynet",
     plots: int = 0,
@@ -75,19 +74,18 @@ def run_variant(
 ) -> VariantResult:
     """Train the variant `name` (a key of `VARIANTS`), detect on `test_subset`, evaluate.
 
-    Every variant trains with Adam at `learning_rate` (the same optimiser for all, so that the
-    table compares selection mechanisms, not optimisers) and detects with its model's default
-    rule (`keras_wsal.inference.resolve_rule`). With `plots > 0`, the first `plots` test videos
+    Every variant trains with its model's default recipe (`keras_wsal.training.recipes`; `steps`
+    overrides its length) and detects with its model's default rule
+    (`keras_wsal.inference.DetectionRule.for_model`), as `keras-wsal train` and `keras-wsal
+    detect` do with their defaults. With `plots > 0`, the first `plots` test videos
     are drawn (`keras_wsal.plotting.plot_video`) into `RUN_DIR/plots/VIDEO.png`.
     """
     from keras_wsal.datasets import FeatureDataset
     from keras_wsal.evaluation import evaluate_detection, evaluate_recognition
     from keras_wsal.inference import (
-        PostProcessing,
-        detect_video,
+        DetectionRule,
         predict_videos,
         recognition_results,
-        resolve_rule,
         write_detection_results,
     )
     from keras_wsal.plotting import plot_video
@@ -102,21 +100,17 @@ def run_variant(
         subset=train_subset,
         model=model_name,
         out=str(run_dir),
-        epochs=epochs,
-        batch_size=batch_size,
+        steps=steps,
         norms=norms or ("zloc", "gloc", "sloc"),
         seed=seed,
-        optimizer="adam",
-        learning_rate=learning_rate,
     )
     model = train(config, verbose=verbose).model
     dataset = FeatureDataset(data)
-    rule = resolve_rule(model)
-    post = PostProcessing(min_duration=1.0 if rule == "wsgn" else 0.0)
+    rule = DetectionRule.for_model(model)
     detections, video_scores = {}, {}
     annotations = json.loads((dataset.root / "annotations.json").read_text())["database"]
     for index, outputs in enumerate(predict_videos(model, dataset, test_subset, batch_size=4)):
-        found = detect_video(outputs, rule, dataset.feature_fps, dataset.classes, post=post)
+        found = rule.detect(outputs, dataset.feature_fps, dataset.classes)
         detections[outputs.video] = found
         video_scores[outputs.video] = outputs.video_scores
         if index < plots:
@@ -177,9 +171,7 @@ def run_demo_variant(name: str, out: str | Path, settings: DemoSettings = DemoSe
         name,
         out / "dataset",
         out / "runs",
-        epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        learning_rate=settings.learning_rate,
+        steps=settings.steps,
         seed=settings.seed,
         plots=plots,
         verbose=verbose,

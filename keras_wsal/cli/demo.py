@@ -17,17 +17,19 @@ OUT/results.json; per-video plots go to OUT/runs/VARIANT/plots/.
 
 examples:
   keras-wsal demo
-  keras-wsal demo --out demo_output --variants Naive,Complete,"UntrimmedNet soft" --epochs 100
-  keras-wsal demo --variants all          (the nine variants of examples/wsgn_ablation.py)
+  keras-wsal demo --out demo_output --variants Naive,Complete,"UntrimmedNet soft" --steps 1000
+  keras-wsal demo --variants all          (the variants of examples/wsgn_ablation.py)
 """
 
-DEFAULT_VARIANTS = "Naive,Complete,UntrimmedNet soft"
+DEFAULT_VARIANTS = "Naive,Complete,W-TALC"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS, help="comma-separated, or 'all'")
-    parser.add_argument("--epochs", type=positive_int, default=None, help="training epochs per variant")
+    parser.add_argument(
+        "--steps", type=positive_int, default=None, help="training steps per variant (default: the recipe's)"
+    )
     parser.add_argument("--videos", type=positive_int, default=None, help="training videos (test: a third)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plots", type=int, default=2, help="test videos to draw per variant")
@@ -48,8 +50,8 @@ def run(args) -> int:
         raise DataError(f"--variants: unknown {unknown}; choose among {list(ablation.VARIANTS)} or 'all'")
     out = Path(args.out)
     settings = dataclasses.replace(ablation.DemoSettings(), seed=args.seed)
-    if args.epochs is not None:
-        settings = dataclasses.replace(settings, epochs=args.epochs)
+    if args.steps is not None:
+        settings = dataclasses.replace(settings, steps=args.steps)
     if args.videos is not None:
         settings = dataclasses.replace(settings, train_videos=args.videos, test_videos=max(2, args.videos // 3))
     print(f"writing the synthetic dataset to {out / 'dataset'}", flush=True)

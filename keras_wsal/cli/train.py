@@ -25,25 +25,45 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from keras_wsal.models import MODEL_NAMES
     from keras_wsal.training.config import OPTIMIZERS, PRECISIONS, STRATEGIES
+    from keras_wsal.training.recipes import RECIPE_NAMES
 
     parser.add_argument("--data", required=True, help="the dataset folder")
     parser.add_argument("--subset", required=True, help="the subset to train on (e.g. validation)")
     parser.add_argument("--model", required=True, choices=MODEL_NAMES)
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="the run folder")
-    parser.add_argument("--epochs", type=positive_int, default=50)
+    parser.add_argument(
+        "--recipe",
+        choices=RECIPE_NAMES,
+        default="default",
+        help="where unset options come from: 'default' (measured best, see README) or 'paper'",
+    )
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=positive_int, default=None, help="default: the recipe's")
+    length.add_argument("--steps", type=positive_int, default=None, help="training steps; default: the recipe's")
     parser.add_argument("--batch-size", type=positive_int, default=10, help="global batch size (videos)")
     parser.add_argument(
         "--max-length", type=optional_length, default=750, help="snippets per training video (none = all)"
     )
     parser.add_argument("--precision", choices=PRECISIONS, default="float32")
     parser.add_argument("--norms", default="zloc,gloc,sloc", help="WSGN's frame selection subset")
-    parser.add_argument("--casl", type=non_negative_float, default=0.0, help="CASL loss weight (0 = off)")
+    parser.add_argument(
+        "--casl", type=non_negative_float, default=None, help="CASL loss weight (0 = off); default: the recipe's"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="default: the paper's")
-    parser.add_argument("--learning-rate", type=float, default=None, help="default: the paper's")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="default: the recipe's")
+    parser.add_argument("--learning-rate", type=float, default=None, help="default: the recipe's")
     parser.add_argument("--weight-decay", type=non_negative_float, default=5e-4)
-    parser.add_argument("--dropout", type=non_negative_float, default=0.5)
-    parser.add_argument("--fusion", choices=("late", "concat"), default="late", help="two-stream fusion")
+    parser.add_argument("--dropout", type=non_negative_float, default=None, help="default: the recipe's")
+    parser.add_argument(
+        "--validation-fraction",
+        type=non_negative_float,
+        default=None,
+        help="share of the training videos held out to pick the best checkpoint from video labels "
+        "(0 = keep the last); default: the recipe's",
+    )
+    parser.add_argument(
+        "--fusion", choices=("late", "concat"), default=None, help="two-stream fusion (default: the model's)"
+    )
     parser.add_argument("--k-ratio", type=float, default=None, help="UntrimmedNet hard: top-k fraction")
     parser.add_argument("--checkpoint-every", type=positive_int, default=None, help="steps (default: 1 epoch)")
     parser.add_argument("--strategy", choices=STRATEGIES, default="auto")
@@ -63,7 +83,9 @@ def config_from_args(args):
         subset=args.subset,
         model=args.model,
         out=args.out,
+        recipe=args.recipe,
         epochs=args.epochs,
+        steps=args.steps,
         batch_size=args.batch_size,
         max_length=args.max_length,
         precision=args.precision,
@@ -74,6 +96,7 @@ def config_from_args(args):
         learning_rate=args.learning_rate,
         weight_decay=args.weight_decay,
         dropout=args.dropout,
+        validation_fraction=args.validation_fraction,
         fusion=args.fusion,
         k_ratio=args.k_ratio,
         checkpoint_every=args.checkpoint_every,
@@ -91,6 +114,13 @@ def run(args) -> int:
         config = config_from_args(args)
     except ValueError as error:
         raise DataError(str(error)) from None
+    print(
+        f"training {config.model} (recipe {config.recipe!r}): {config.optimizer} at {config.learning_rate:g}, "
+        + (f"{config.steps} steps" if config.steps is not None else f"{config.epochs} epochs")
+        + f", dropout {config.dropout:g}, CASL {config.casl:g}, held out {config.validation_fraction:g}",
+        flush=True,
+    )
     result = train(config, verbose=0 if args.quiet else "auto")
-    print(f"trained {config.model} for {result.steps} steps; model: {result.run_dir / 'model.keras'}")
+    chosen = f"; kept round {result.selection['round']} (held-out video mAP {100 * result.selection['held_out_mAP']:.1f} %)" if result.selection else ""
+    print(f"trained {config.model} for {result.steps} steps{chosen}; model: {result.run_dir / 'model.keras'}")
     return 0

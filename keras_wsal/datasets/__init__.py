@@ -15,6 +15,7 @@ from keras_wsal.datasets.pipeline import (
 )
 from keras_wsal.datasets.synthetic import (
     SyntheticDirections,
+    THUMOS14_LIKE,
     make_synthetic_dataset,
     synthetic_directions,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "import_activitynet",
     "import_wtalc",
     "make_inference_dataset",
+    "THUMOS14_LIKE",
     "make_synthetic_dataset",
     "make_training_dataset",
     "make_training_dataset_from_weak_labels",

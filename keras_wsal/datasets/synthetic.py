@@ -21,12 +21,34 @@ context is present at every snippet of a video of class `c`, a model that averag
 learns `v_c` and cannot tell where the action is; selecting snippets (attention, WSGN's `g`) is
 what finds `u_c` and `w`.
 
+Realism (all off by default; `THUMOS14_LIKE` turns them on at strengths that make the
+benchmark's table look like the same models' table on real THUMOS14 I3D features):
+
+- `evidence_peak`: inside an instance the class evidence is not flat but peaks at a random key
+  moment, `a_c(t) · (f + (1 - f) exp(-((t - key) / w)²))` with `f = evidence_floor` and `w =
+  evidence_peak · L / 2 + 0.5` for an instance of `L` snippets;
+- `instance_strength = (lo, hi)`: each instance's evidence is scaled by `U(lo, hi)` (weak instances);
+- `confusion = ρ_c`: classes of one scene group share part of their evidence,
+  `u_c = sqrt(1 - ρ_c) e_c + sqrt(ρ_c) g_group(c)` (cosine `ρ_c` between confusable classes);
+- `scene_groups`: the group of each class (shared scene context and shared evidence);
+- `lookalike_rate`: unlabeled look-alike events per minute (replays, slow-motion repeats): the
+  evidence of one of the video's own classes (or a confusable one) at `lookalike_strength`, with
+  actionness, placed in the background and never annotated;
+- `motion_rate`: generic-motion events per minute: actionness and a random mixture of class
+  evidence at `lookalike_strength / 2`, no class;
+- `video_offset`: a per-video constant offset `N(0, video_offset² / D · I)` on every snippet
+  (camera, lighting);
+- `real_positions` ("thumos14" only): instances keep their real THUMOS14 start times, and a
+  subset named "test" takes its videos from the THUMOS14 test set (each real video once, in a
+  seeded order, while the subset has no more videos than the set).
+
 Temporal structure: "random" draws T uniformly in `[min_length, max_length]`, two classes with
 probability `two_class_probability`, 1-6 instances per class and log-uniform instance lengths from
 2 snippets to T / 4 (actions then cover at most 60% of the video); "thumos14" draws whole videos of
 the THUMOS14 validation set (duration, instance lengths, classes of each instance, e.g. CliffDiving
 instances that are also Diving) from `keras_wsal/data/thumos14_structure.json` (see
 `_make_structure.py`), converted to snippets at `feature_fps`, with the 20 THUMOS14 class names.
+Look-alike and generic-motion events are placed in the background with one snippet of gap.
 
 Everything is drawn from `seed`: video `i` (counted over all subsets, in the order of `subsets`) has
 its own generators, so the same arguments always give the same files.
@@ -34,6 +56,7 @@ its own generators, so the same arguments always give the same files.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -53,29 +76,94 @@ _MAX_INSTANCES_PER_CLASS = 6
 _MAX_ACTION_FRACTION = 0.6
 
 
+# The sports of THUMOS14 that share venues and look alike, in the class order of the shipped
+# structure (sorted names): scene group of each of the 20 classes (`THUMOS14_LIKE`).
+THUMOS14_SCENE_GROUPS = {
+    "BaseballPitch": 0,
+    "BasketballDunk": 1,
+    "Billiards": 2,
+    "CleanAndJerk": 3,
+    "CliffDiving": 4,
+    "CricketBowling": 5,
+    "CricketShot": 5,
+    "Diving": 4,
+    "FrisbeeCatch": 6,
+    "GolfSwing": 7,
+    "HammerThrow": 8,
+    "HighJump": 9,
+    "JavelinThrow": 8,
+    "LongJump": 9,
+    "PoleVault": 9,
+    "Shotput": 8,
+    "SoccerPenalty": 10,
+    "TennisSwing": 11,
+    "ThrowDiscus": 8,
+    "VolleyballSpiking": 1,
+}
+
+# The realism preset of `benchmarks/bench_quality.py`: THUMOS14's real videos and instance times,
+# confusable sports sharing scenes, evidence peaking inside instances, weak instances, unlabeled
+# look-alikes and generic motion, per-video offsets, correlated noise. Pass as
+# `make_synthetic_dataset(root, **THUMOS14_LIKE, feature_dim=..., seed=...)`.
+THUMOS14_LIKE = {
+    "temporal_structure": "thumos14",
+    "real_positions": True,
+    "subsets": {"validation": 200, "test": 212},
+    "scene_groups": list(THUMOS14_SCENE_GROUPS.values()),
+    "class_signal": 6.0,
+    "actionness_signal": 1.5,
+    "context_signal": 1.5,
+    "noise": 1.0,
+    "noise_correlation": 0.9,
+    "boundary_width": 2.0,
+    "distractor_probability": 0.3,
+    "evidence_peak": 0.5,
+    "evidence_floor": 0.5,
+    "instance_strength": (0.5, 1.0),
+    "confusion": 0.3,
+    "lookalike_rate": 1.0,
+    "lookalike_strength": 0.6,
+    "motion_rate": 1.0,
+    "video_offset": 1.0,
+}
+
+
 @dataclass(frozen=True)
 class SyntheticDirections:
     """The unit directions of one stream's planted signals (see the module docstring).
 
     Attributes:
-        class_signal: [C, D], `u_c`: the evidence of class `c` on its action snippets.
+        class_signal: [C, D], `e_c`: the class-specific evidence of class `c` on its action snippets.
         context: [C, D], `v_c`: the scene context of videos of class `c`, present at every snippet.
         actionness: [D], `w`: present on the action snippets of every class.
+        group: [G, D], `g_k`: the evidence shared by the confusable classes of scene group `k`.
     """
 
     class_signal: np.ndarray
     context: np.ndarray
     actionness: np.ndarray
+    group: np.ndarray
+
+    def evidence(self, confusion: float, groups: Sequence[int]) -> np.ndarray:
+        """[C, D], `u_c = sqrt(1 - confusion) e_c + sqrt(confusion) g_group(c)`."""
+        shared = self.group[np.asarray(groups, dtype=np.int64)]
+        return math.sqrt(1.0 - confusion) * self.class_signal + math.sqrt(confusion) * shared
 
 
 def synthetic_directions(
-    num_classes: int, feature_dim: int, streams: Sequence[str] = ("features",), seed: int = 0
+    num_classes: int,
+    feature_dim: int,
+    streams: Sequence[str] = ("features",),
+    seed: int = 0,
+    num_groups: int | None = None,
 ) -> dict[str, SyntheticDirections]:
     """The directions `make_synthetic_dataset` plants with the same arguments, per stream.
 
     The `2C + 1` directions are orthonormal when `feature_dim >= 2C + 1` (QR of a Gaussian matrix),
-    otherwise independent random unit vectors.
+    otherwise independent random unit vectors. The `num_groups` (default C) group directions are
+    drawn apart and made orthogonal to those and to each other when they all fit in `feature_dim`.
     """
+    num_groups = num_classes if num_groups is None else num_groups
     directions = {}
     for k, stream in enumerate(streams):
         rng = np.random.default_rng([seed, 0, k])
@@ -84,21 +172,29 @@ def synthetic_directions(
             basis, _ = np.linalg.qr(gaussian)
         else:
             basis = gaussian / np.linalg.norm(gaussian, axis=0)
+        group = np.random.default_rng([seed, 3, k]).standard_normal((feature_dim, num_groups))
+        if feature_dim >= 2 * num_classes + 1 + num_groups:
+            group, _ = np.linalg.qr(group - basis @ (basis.T @ group))
+        else:
+            group = group / np.linalg.norm(group, axis=0)
         directions[stream] = SyntheticDirections(
             class_signal=basis[:, :num_classes].T.copy(),
             context=basis[:, num_classes : 2 * num_classes].T.copy(),
             actionness=basis[:, 2 * num_classes].copy(),
+            group=group.T.copy(),
         )
     return directions
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """One video's snippets: `T`, its instances (start, length, class indices) and context classes."""
+    """One video's snippets: `T`, its instances (start, length, class indices), context classes,
+    and its unlabeled events (start, length, class evidence weights [C] or None for none)."""
 
     num_snippets: int
     instances: tuple[tuple[int, int, tuple[int, ...]], ...]
     context: tuple[int, ...]
+    events: tuple = ()
 
 
 def _place(
@@ -125,6 +221,31 @@ def _place(
     return tuple(instances)
 
 
+def _place_real(num_snippets: int, video: Mapping, feature_fps: float) -> tuple:
+    """A THUMOS14 video's instances at their real times, in snippets (at least one snippet each).
+
+    Instances are merged per class where their snippets overlap or touch (two annotations of one
+    class in the same snippet are one instance at this rate); instances of different classes may
+    overlap, as they do in THUMOS14.
+    """
+    spans: dict[tuple[int, ...], list[list[int]]] = {}
+    for start_s, length_s, classes in video["instances"]:
+        start = min(num_snippets - 1, math.floor(start_s * feature_fps))
+        end = min(num_snippets, max(start + 1, round((start_s + length_s) * feature_fps)))
+        spans.setdefault(tuple(classes), []).append([start, end])
+    instances = []
+    for classes, runs in spans.items():
+        runs.sort()
+        merged = [runs[0]]
+        for start, end in runs[1:]:
+            if start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        instances.extend((start, end - start, classes) for start, end in merged)
+    return tuple(sorted(instances))
+
+
 def _random_plan(
     rng: np.random.Generator,
     num_classes: int,
@@ -143,56 +264,109 @@ def _random_plan(
     return num_snippets, lengths, labels
 
 
-def _thumos14_plan(
-    rng: np.random.Generator, structure: Mapping, feature_fps: float
-) -> tuple[int, list, list]:
-    video = structure["videos"][int(rng.integers(len(structure["videos"])))]
-    num_snippets = max(2, round(video["duration"] * feature_fps))
-    lengths = [length * feature_fps for length, _ in video["instances"]]
-    labels = [tuple(classes) for _, classes in video["instances"]]
-    return num_snippets, lengths, labels
-
-
-def _video_plan(
+def _background_events(
     rng: np.random.Generator,
-    num_classes: int,
-    structure: Mapping | None,
+    instances: tuple,
+    num_snippets: int,
     feature_fps: float,
-    length_range: tuple[int, int],
-    two_class_probability: float,
-    distractor_probability: float,
-) -> _Plan:
-    """One video's plan: "random" when `structure` is None, else a THUMOS14 video's structure."""
-    if structure is None:
-        num_snippets, lengths, labels = _random_plan(
-            rng, num_classes, *length_range, two_class_probability
-        )
-        max_action = math.floor(_MAX_ACTION_FRACTION * num_snippets)
-    else:
-        num_snippets, lengths, labels = _thumos14_plan(rng, structure, feature_fps)
-        max_action = num_snippets
-    instances = _place(rng, num_snippets, lengths, labels, max_action)
+    num_classes: int,
+    groups: Sequence[int],
+    lookalike_rate: float,
+    motion_rate: float,
+) -> tuple:
+    """Unlabeled events in the background: look-alikes of the video's classes and generic motion.
+
+    Each is `(start, length, weights)`, `weights` [C] the class evidence it carries (look-alike: one
+    of the video's classes, or a class of the same scene group, weight 1; generic motion: a random
+    mixture summing to 1, weighted ½ by the caller's strength halving). Events keep one snippet
+    away from instances and from each other; an event that finds no room after a few draws is
+    dropped.
+    """
+    minutes = num_snippets / feature_fps / 60.0
+    busy = np.zeros(num_snippets + 2, dtype=bool)
+    for start, length, _ in instances:
+        busy[start : start + length + 2] = True  # index shift of 1: a one-snippet margin
     present = sorted({c for _, _, classes in instances for c in classes})
-    absent = [c for c in range(num_classes) if c not in present]
-    context = present
-    if absent and rng.random() < distractor_probability:
-        context = sorted([*present, int(rng.choice(absent))])
-    return _Plan(num_snippets, instances, tuple(context))
+    lengths = [length for _, length, _ in instances] or [2]
+    events = []
+    kinds = ["lookalike"] * int(rng.poisson(lookalike_rate * minutes)) + ["motion"] * int(
+        rng.poisson(motion_rate * minutes)
+    )
+    for kind in kinds:
+        length = int(lengths[int(rng.integers(len(lengths)))])
+        if length + 2 > num_snippets:
+            continue
+        for _ in range(5):
+            start = int(rng.integers(0, num_snippets - length + 1))
+            if not busy[start : start + length + 2].any():
+                break
+        else:
+            continue
+        busy[start : start + length + 2] = True
+        weights = np.zeros(num_classes)
+        if kind == "lookalike" and present:
+            c = present[int(rng.integers(len(present)))]
+            if rng.random() < 0.3:
+                peers = [k for k in range(num_classes) if groups[k] == groups[c]]
+                c = peers[int(rng.integers(len(peers)))]
+            weights[c] = 1.0
+        else:
+            weights = 0.5 * rng.dirichlet(np.ones(num_classes))
+        events.append((start, length, weights))
+    return tuple(events)
 
 
-def _amplitudes(plan: _Plan, num_classes: int, boundary_width: float) -> np.ndarray:
-    """a_c(t), [T, C]: the ramped presence of each class at each snippet (module docstring)."""
+def _amplitudes(
+    plan: _Plan,
+    num_classes: int,
+    boundary_width: float,
+    rng: np.random.Generator | None = None,
+    evidence_peak: float | None = None,
+    evidence_floor: float = 0.3,
+    instance_strength: tuple[float, float] = (1.0, 1.0),
+) -> tuple[np.ndarray, np.ndarray]:
+    """(a_c(t) [T, C], the ramped presence of each class; presence(t) [T], max over classes).
+
+    With `evidence_peak`, or `instance_strength` other than (1, 1), the class evidence of each
+    instance is shaped and scaled (module docstring) from `rng`; the presence (which drives the
+    actionness) keeps the plain ramp.
+    """
     centres = np.arange(plan.num_snippets) + 0.5
     amplitude = np.zeros((plan.num_snippets, num_classes))
+    presence = np.zeros(plan.num_snippets)
+    shaped = evidence_peak is not None or tuple(instance_strength) != (1.0, 1.0)
     for start, length, classes in plan.instances:
         inside = np.minimum(centres - start, start + length - centres)
         if boundary_width > 0:
             ramp = np.clip(0.5 + inside / boundary_width, 0.0, 1.0)
         else:
             ramp = (inside > 0).astype(float)
+        presence = np.maximum(presence, ramp)
+        evidence = ramp
+        if shaped:
+            scale = rng.uniform(*instance_strength)
+            if evidence_peak is not None:
+                key = start + rng.uniform(0.0, length)
+                width = evidence_peak * length / 2.0 + 0.5
+                bump = np.exp(-(((centres - key) / width) ** 2))
+                evidence = ramp * (evidence_floor + (1.0 - evidence_floor) * bump)
+            evidence = scale * evidence
         for c in classes:
-            amplitude[:, c] = np.maximum(amplitude[:, c], ramp)
-    return amplitude
+            amplitude[:, c] = np.maximum(amplitude[:, c], evidence)
+    return amplitude, presence
+
+
+def _event_amplitudes(plan: _Plan, num_classes: int, boundary_width: float) -> tuple:
+    """(class evidence [T, C], presence [T]) of the plan's unlabeled events, ramped like instances."""
+    centres = np.arange(plan.num_snippets) + 0.5
+    evidence = np.zeros((plan.num_snippets, num_classes))
+    presence = np.zeros(plan.num_snippets)
+    for start, length, weights in plan.events:
+        inside = np.minimum(centres - start, start + length - centres)
+        ramp = np.clip(0.5 + inside / max(boundary_width, 1e-9), 0.0, 1.0)
+        presence = np.maximum(presence, ramp)
+        evidence = np.maximum(evidence, ramp[:, None] * weights[None, :])
+    return evidence, presence
 
 
 def _ar1_noise(rng: np.random.Generator, length: int, dim: int, correlation: float) -> np.ndarray:
@@ -209,6 +383,46 @@ def _ar1_noise(rng: np.random.Generator, length: int, dim: int, correlation: flo
 def _load_thumos14_structure() -> dict:
     path = resources.files("keras_wsal") / "data" / "thumos14_structure.json"
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _structure_videos(structure: Mapping, subset: str, real_positions: bool) -> list:
+    """The THUMOS14 videos a subset samples: the test set for "test" with real positions."""
+    source = "test" if real_positions and subset == "test" else "validation"
+    return structure["subsets"][source]
+
+
+def _video_plan(
+    rng: np.random.Generator,
+    num_classes: int,
+    structure_video: Mapping | None,
+    feature_fps: float,
+    length_range: tuple[int, int],
+    two_class_probability: float,
+    distractor_probability: float,
+    real_positions: bool,
+) -> _Plan:
+    """One video's plan: "random" when `structure_video` is None, else that THUMOS14 video's."""
+    if structure_video is None:
+        num_snippets, lengths, labels = _random_plan(
+            rng, num_classes, *length_range, two_class_probability
+        )
+        instances = _place(
+            rng, num_snippets, lengths, labels, math.floor(_MAX_ACTION_FRACTION * num_snippets)
+        )
+    else:
+        num_snippets = max(2, round(structure_video["duration"] * feature_fps))
+        if real_positions:
+            instances = _place_real(num_snippets, structure_video, feature_fps)
+        else:
+            lengths = [length * feature_fps for _, length, _ in structure_video["instances"]]
+            labels = [tuple(classes) for _, _, classes in structure_video["instances"]]
+            instances = _place(rng, num_snippets, lengths, labels, num_snippets)
+    present = sorted({c for _, _, classes in instances for c in classes})
+    absent = [c for c in range(num_classes) if c not in present]
+    context = present
+    if absent and rng.random() < distractor_probability:
+        context = sorted([*present, int(rng.choice(absent))])
+    return _Plan(num_snippets, instances, tuple(context))
 
 
 def make_synthetic_dataset(
@@ -232,6 +446,16 @@ def make_synthetic_dataset(
     distractor_probability: float = 0.3,
     noise_correlation: float = 0.9,
     scene_size: int = 1,
+    scene_groups: Sequence[int] | None = None,
+    real_positions: bool = False,
+    evidence_peak: float | None = None,
+    evidence_floor: float = 0.3,
+    instance_strength: tuple[float, float] = (1.0, 1.0),
+    confusion: float = 0.0,
+    lookalike_rate: float = 0.0,
+    lookalike_strength: float = 0.6,
+    motion_rate: float = 0.0,
+    video_offset: float = 0.0,
 ) -> FeatureDataset:
     """Write a seeded synthetic feature dataset (module docstring) to `root` and open it.
 
@@ -254,6 +478,10 @@ def make_synthetic_dataset(
         noise_correlation: ρ in [0, 1), the lag-one correlation of the AR(1) noise over time.
         scene_size: classes share scenes in groups of this size: class `c`'s context direction is
             `v_{c // scene_size}` (1: every class has its own context).
+        scene_groups: instead of `scene_size`, the scene group of each class (C ints).
+        real_positions, evidence_peak, evidence_floor, instance_strength, confusion,
+            lookalike_rate, lookalike_strength, motion_rate, video_offset: the realism of the
+            module docstring (all off by default; `THUMOS14_LIKE` turns them on).
 
     Returns:
         The written `FeatureDataset`; `meta["synthetic"]` records these arguments.
@@ -280,6 +508,8 @@ def make_synthetic_dataset(
         num_classes = 5 if num_classes is None else num_classes
         if num_classes < 1:
             raise ValueError(f"num_classes must be at least 1, got {num_classes}")
+        if real_positions:
+            raise ValueError('real_positions=True needs temporal_structure="thumos14"')
         classes = [f"class_{c:02d}" for c in range(num_classes)]
     if subsets is None:
         total = 40 if num_videos is None else num_videos
@@ -300,23 +530,59 @@ def make_synthetic_dataset(
             f"min_length={min_length}, max_length={max_length}"
         )
     num_classes = len(classes)
+    groups = [c // scene_size for c in range(num_classes)] if scene_groups is None else list(scene_groups)
+    if len(groups) != num_classes or any(
+        isinstance(g, bool) or not isinstance(g, int) or g < 0 for g in groups
+    ):
+        raise ValueError(f"scene_groups must be {num_classes} ints >= 0, got {scene_groups!r}")
+    if not 0.0 <= confusion < 1.0:
+        raise ValueError(f"confusion must be in [0, 1), got {confusion}")
+    if evidence_peak is not None and not evidence_peak > 0:
+        raise ValueError(f"evidence_peak must be > 0 or None, got {evidence_peak}")
+    low, high = instance_strength
+    if not 0.0 < low <= high:
+        raise ValueError(f"instance_strength must be (lo, hi) with 0 < lo <= hi, got {instance_strength}")
+    for name, value in (
+        ("evidence_floor", evidence_floor),
+        ("lookalike_rate", lookalike_rate),
+        ("lookalike_strength", lookalike_strength),
+        ("motion_rate", motion_rate),
+        ("video_offset", video_offset),
+    ):
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
     plans, database = {}, {}
-    videos = [
-        (subset, f"video_{subset}_{i:05d}")
-        for subset, n in subsets.items()
-        for i in range(1, n + 1)
-    ]
-    for number, (subset, video) in enumerate(videos):
+    videos = [(subset, i, f"video_{subset}_{i + 1:05d}") for subset, n in subsets.items() for i in range(n)]
+    orders = {}
+    for number, (subset, index, video) in enumerate(videos):
+        rng = np.random.default_rng([seed, 1, number])
+        structure_video = None
+        if structure is not None:
+            pool = _structure_videos(structure, subset, real_positions)
+            if real_positions:
+                order = orders.setdefault(
+                    subset, np.random.default_rng([seed, 5, len(orders)]).permutation(len(pool))
+                )
+                structure_video = pool[order[index % len(pool)]]
+            else:
+                structure_video = pool[int(rng.integers(len(pool)))]
         plan = _video_plan(
-            np.random.default_rng([seed, 1, number]),
+            rng,
             num_classes,
-            structure,
+            structure_video,
             feature_fps,
             (min_length, max_length),
             two_class_probability,
             distractor_probability,
+            real_positions,
         )
+        if lookalike_rate > 0 or motion_rate > 0:
+            events = _background_events(
+                rng, plan.instances, plan.num_snippets, feature_fps, num_classes, groups,
+                lookalike_rate, motion_rate,
+            )
+            plan = dataclasses.replace(plan, events=events)
         plans[video] = (number, plan)
         database[video] = {
             "subset": subset,
@@ -331,23 +597,37 @@ def make_synthetic_dataset(
             ],
         }
 
-    directions = synthetic_directions(num_classes, feature_dim, streams, seed)
+    directions = synthetic_directions(
+        num_classes, feature_dim, streams, seed, num_groups=max(groups) + 1
+    )
 
     def load_features(video: str) -> dict[str, np.ndarray]:
         number, plan = plans[video]
         rng = np.random.default_rng([seed, 2, number])
-        amplitude = _amplitudes(plan, num_classes, boundary_width)
+        realism = np.random.default_rng([seed, 4, number])
+        amplitude, presence = _amplitudes(
+            plan, num_classes, boundary_width, realism, evidence_peak, evidence_floor,
+            instance_strength,
+        )
+        event_evidence, event_presence = _event_amplitudes(plan, num_classes, boundary_width)
         context_strength = context_signal * rng.uniform(0.5, 1.5)
-        scenes = sorted({c // scene_size for c in plan.context})
+        scenes = sorted({groups[c] for c in plan.context})
         features = {}
         for stream in streams:
             d = directions[stream]
+            evidence = d.evidence(confusion, groups) if confusion else d.class_signal
             features[stream] = (
-                class_signal * amplitude @ d.class_signal
-                + actionness_signal * amplitude.max(axis=1, keepdims=True) * d.actionness
+                class_signal * amplitude @ evidence
+                + actionness_signal * presence[:, None] * d.actionness
                 + context_strength * d.context[scenes].sum(axis=0)
                 + noise * _ar1_noise(rng, plan.num_snippets, feature_dim, noise_correlation)
             )
+            if plan.events:
+                features[stream] += class_signal * lookalike_strength * event_evidence @ evidence
+                features[stream] += actionness_signal * event_presence[:, None] * d.actionness
+            if video_offset:
+                offset = realism.standard_normal(feature_dim) * video_offset / math.sqrt(feature_dim)
+                features[stream] += offset
         return features
 
     arguments = {
@@ -365,6 +645,16 @@ def make_synthetic_dataset(
         "distractor_probability": distractor_probability,
         "noise_correlation": noise_correlation,
         "scene_size": scene_size,
+        "scene_groups": groups,
+        "real_positions": real_positions,
+        "evidence_peak": evidence_peak,
+        "evidence_floor": evidence_floor,
+        "instance_strength": list(instance_strength),
+        "confusion": confusion,
+        "lookalike_rate": lookalike_rate,
+        "lookalike_strength": lookalike_strength,
+        "motion_rate": motion_rate,
+        "video_offset": video_offset,
     }
     dataset, _ = write_videos(
         root, database, load_features, feature_fps, classes, {"synthetic": arguments}

@@ -130,26 +130,29 @@ class DetectionSettings:
         attention_threshold: float = 1e-4,
         max_detections: int = 100,
     ) -> DetectionSettings:
-        """The defaults of `keras-wsal detect` for `model`, overridden by the options given.
+        """The graph's detection rule for `model`, its paper's rule, overridden by the options given.
 
-        `rule="auto"` picks UntrimmedNet's rule for soft selection and WSGN's otherwise
-        (`keras_wsal.inference.resolve_rule`). UntrimmedNet's rule: absolute threshold 0.5, no
-        minimum duration; WSGN's: 0.5 of each class's maximum, segments of at least 1 s.
+        `rule="auto"` picks the model's paper rule (`keras_wsal.inference.DetectionRule.for_model(
+        model, "paper")`): UntrimmedNet's for soft selection (absolute threshold 0.5 where the
+        attention is >= 1e-4), WSGN's otherwise (0.5 of each class's maximum, segments of at least
+        1 s). The graph computes one threshold and mean segment scores: `keras-wsal detect`'s
+        default rule (several thresholds, outer-inner scores, NMS) is not in the graph.
 
         Raises:
-            ExportError: an option out of range (naming it).
+            ExportError: an option out of range (naming it), or a rule the graph cannot compute.
         """
-        from keras_wsal.inference import resolve_rule
+        from keras_wsal.inference import DetectionRule
 
         try:
-            rule = resolve_rule(model, rule)
-            wsgn = rule == "wsgn"
+            named = DetectionRule.for_model(model, "paper") if rule == "auto" else DetectionRule.named(rule)
+            if named.name not in RULES:
+                raise ValueError(f"the exported graph computes the rules {RULES}; got {named.name!r}")
             return cls(
-                rule=rule,
+                rule=named.name,
                 feature_fps=feature_fps,
-                relative=wsgn if relative is None else relative,
-                min_duration=(1.0 if wsgn else 0.0) if min_duration is None else min_duration,
-                threshold=0.5 if threshold is None else threshold,
+                relative=(named.threshold_mode == "relative") if relative is None else relative,
+                min_duration=named.post.min_duration if min_duration is None else min_duration,
+                threshold=named.thresholds[0] if threshold is None else threshold,
                 class_threshold=class_threshold,
                 attention_threshold=attention_threshold,
                 max_detections=max_detections,

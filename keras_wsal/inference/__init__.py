@@ -1,9 +1,9 @@
 """From per-snippet model outputs to video-level predictions (WSR) and temporal detections (WSD).
 
 Everything here works on one video's NumPy arrays: `video_scores` and `ranked_labels` for
-recognition; `untrimmednet_detections`, `wsgn_detections` and the shared `detect_segments`
-pipeline for detection; `predict_videos` and `detect_video` to run a trained model over a
-dataset; `write_detection_results` for the ActivityNet result JSON that
+recognition; `DetectionRule` (every detection setting in one place, the rules by name and each
+model's default), `untrimmednet_detections`, `wsgn_detections` and the shared `detect_segments`
+pipeline for detection; `predict_videos` to run a trained model over a dataset; `write_detection_results` for the ActivityNet result JSON that
 `keras-wsal evaluate` reads.
 """
 
@@ -17,17 +17,19 @@ from keras_wsal.inference.detection import (
     outer_inner_score,
     select_classes,
     temporal_nms,
-    untrimmednet_detections,
     write_detection_results,
+)
+from keras_wsal.inference.detection_rule import (
+    RULE_NAMES,
+    DetectionRule,
+    smooth_over_time,
+    untrimmednet_detections,
     wsgn_detections,
 )
 from keras_wsal.inference.predict import (
-    DETECTION_RULES,
     VideoOutputs,
     check_model_matches_dataset,
-    detect_video,
     predict_videos,
-    resolve_rule,
 )
 from keras_wsal.inference.recognition import (
     VIDEO_SCORE_METHODS,
@@ -39,12 +41,12 @@ from keras_wsal.inference.recognition import (
 )
 
 __all__ = [
-    "DETECTION_RULES",
+    "RULE_NAMES",
+    "DetectionRule",
     "VideoOutputs",
     "check_model_matches_dataset",
-    "detect_video",
     "predict_videos",
-    "resolve_rule",
+    "smooth_over_time",
     "SEGMENT_SCORES",
     "VIDEO_SCORE_FUSIONS",
     "VIDEO_SCORE_METHODS",

@@ -31,14 +31,11 @@ import numpy as np
 from keras_wsal._atomic import atomic_output
 from keras_wsal.errors import DataError
 from keras_wsal.evaluation.tiou import segment_tiou
-from keras_wsal.inference.recognition import (
-    check_selection,
-    check_snippet_array,
-    check_video_scores,
-)
+from keras_wsal.inference.recognition import check_snippet_array, check_video_scores
 from keras_wsal.version import __version__
 
-SEGMENT_SCORES = ("mean", "outer_inner")
+SEGMENT_SCORES = ("mean", "outer_inner", "max")
+THRESHOLD_MODES = ("absolute", "relative", "range")
 VIDEO_SCORE_FUSIONS = ("none", "multiply", "add")
 
 
@@ -51,16 +48,20 @@ class PostProcessing:
             Default 0.1: video scores of both papers' models are probabilities over classes.
         class_top_k: localise at most the k classes of highest video score (None: no limit).
         min_duration: drop segments shorter than this many seconds (WSGN: 1 s; default 0).
-        segment_score: "mean" — the mean detection score inside the segment; "outer_inner" —
+        min_snippets: drop segments of fewer snippets than this (W-TALC: 2; default 1).
+        segment_score: "mean" — the mean detection score inside the segment; "max" — its
+            maximum (W-TALC); "outer_inner" —
             that mean minus the mean over the flanking snippets, `outer_ratio` of the segment's
             length (at least one snippet) on each side, clipped to the video (AutoLoc's
             outer-inner contrast; a segment spanning the whole video has no flank, outer mean 0).
         video_score_fusion: "none"; "multiply" — segment score × the class's video score;
-            "add" — segment score + the class's video score (as W-TALC-style scoring does).
+            "add" — segment score + `video_score_weight` × the class's video score (W-TALC: 0.7).
             Needs video scores.
+        video_score_weight: the weight of the video score in "add" fusion (1).
         nms_threshold: per class, suppress a segment whose tIoU with a higher-scored kept
             segment is > this (None: no NMS).
         outer_ratio: the flank length as a fraction of the segment length (0.25).
+        max_detections: keep at most this many segments per video, the highest scored (None: all).
     """
 
     class_threshold: float | None = 0.1
@@ -70,6 +71,9 @@ class PostProcessing:
     video_score_fusion: str = "none"
     nms_threshold: float | None = None
     outer_ratio: float = 0.25
+    min_snippets: int = 1
+    video_score_weight: float = 1.0
+    max_detections: int | None = None
 
     def __post_init__(self):
         if self.class_threshold is not None and not math.isfinite(self.class_threshold):
@@ -97,6 +101,14 @@ class PostProcessing:
             raise ValueError(f"nms_threshold must be in [0, 1] or None; got {self.nms_threshold!r}")
         if not (math.isfinite(self.outer_ratio) and self.outer_ratio > 0):
             raise ValueError(f"outer_ratio must be > 0; got {self.outer_ratio!r}")
+        for name in ("min_snippets", "max_detections"):
+            value = getattr(self, name)
+            if (value is not None or name == "min_snippets") and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ValueError(f"{name} must be an int >= 1{' or None' if name == 'max_detections' else ''}; got {value!r}")
+        if not math.isfinite(self.video_score_weight):
+            raise ValueError(f"video_score_weight must be a finite number; got {self.video_score_weight!r}")
 
 
 def select_classes(
@@ -163,7 +175,7 @@ def detect_segments(
     classes: Sequence[str],
     *,
     thresholds: float | Sequence[float] = 0.5,
-    relative: bool = False,
+    relative: bool | str = False,
     eligible: np.ndarray | None = None,
     video_scores: np.ndarray | None = None,
     post: PostProcessing | None = None,
@@ -179,7 +191,9 @@ def detect_segments(
         thresholds: one threshold or several, whose segments are unioned. Absolute: a snippet is
             active when its score >= θ. `relative=True`: when its score >= θ · (the class's
             maximum over the video), θ in (0, 1]; a class whose maximum is <= 0 gives nothing.
-        relative: see `thresholds`.
+            `relative="range"`: when its score >= min + θ · (max - min) of the class over the
+            video (W-TALC's rule with θ = 0.5), θ in (0, 1].
+        relative: False / "absolute", True / "relative", or "range"; see `thresholds`.
         eligible: optional bool `[T, C]` or `[T, 1]`: only these snippets may be active.
         video_scores: optional `[C]` video-level scores; they choose the classes (see
             `PostProcessing`) and feed `video_score_fusion`.
@@ -203,7 +217,8 @@ def detect_segments(
         raise DataError(f"video {video!r}: {num_classes} score columns but {len(classes)} classes")
     if isinstance(feature_fps, bool) or not (math.isfinite(feature_fps) and feature_fps > 0):
         raise ValueError(f"feature_fps must be a positive number; got {feature_fps!r}")
-    levels = _check_thresholds(thresholds, relative)
+    mode = _threshold_mode(relative)
+    levels = _check_thresholds(thresholds, mode != "absolute")
     allowed = np.ones((num_snippets, 1), dtype=bool) if eligible is None else np.asarray(eligible)
     if (
         allowed.ndim != 2
@@ -222,19 +237,19 @@ def detect_segments(
         raise ValueError(f"video_score_fusion={post.video_score_fusion!r} needs video_scores")
     else:
         class_scores, chosen = None, np.arange(num_classes)
-    min_snippets = post.min_duration * feature_fps - 1e-9
+    min_snippets = max(post.min_duration * feature_fps - 1e-9, post.min_snippets)
     found: dict[tuple[int, int, int], float] = {}
     for class_index in chosen.tolist():
         video_score = None if class_scores is None else float(class_scores[class_index])
         segments = _class_segments(
-            scores[:, class_index], allowed[:, class_index], levels, relative, min_snippets
+            scores[:, class_index], allowed[:, class_index], levels, mode, min_snippets
         )
         for start, end in segments:
             score = _segment_score(scores[:, class_index], start, end, post, video_score)
             found[(class_index, start, end)] = score
     if post.nms_threshold is not None:
         found = _suppress(found, post.nms_threshold)
-    ranked = sorted(sorted(found), key=lambda key: -found[key])
+    ranked = sorted(sorted(found), key=lambda key: -found[key])[: post.max_detections]
     return [
         {
             "label": classes[class_index],
@@ -243,96 +258,6 @@ def detect_segments(
         }
         for class_index, start, end in ranked
     ]
-
-
-def untrimmednet_detections(
-    snippet_scores: np.ndarray,
-    selection: np.ndarray,
-    feature_fps: float,
-    classes: Sequence[str],
-    *,
-    video_scores: np.ndarray | None = None,
-    attention_threshold: float = 1e-4,
-    score_threshold: float | Sequence[float] = 0.5,
-    post: PostProcessing | None = None,
-    video: str = "video",
-) -> list[dict]:
-    """UntrimmedNet's detection rule (Wang et al., CVPR 2017, §4 "Action detection").
-
-    Background removal: snippets whose selection (attention) weight is below
-    `attention_threshold` (1e-4) are dropped; the remaining snippets whose class score is >=
-    `score_threshold` (0.5) are grouped into segments of that class (`detect_segments`, absolute
-    thresholds, scored on `snippet_scores`).
-
-    Args:
-        snippet_scores: float `[T, C]` per-snippet class probabilities.
-        selection: float `[T, C]` or `[T, 1]` selection / attention weights.
-        feature_fps: snippets per second.
-        classes: the C class names.
-        video_scores: optional `[C]` video scores that choose the classes (see `PostProcessing`).
-        attention_threshold: the background-removal threshold on `selection`.
-        score_threshold: the class-score threshold (several: their segments are unioned).
-        post: `PostProcessing` (default: `PostProcessing()`, no minimum duration).
-        video: the video's name, for error messages.
-
-    Returns:
-        The detections, as `detect_segments`.
-    """
-    scores = check_snippet_array(snippet_scores, "snippet_scores", video)
-    eligible = check_selection(selection, scores.shape, video) >= attention_threshold
-    return detect_segments(
-        scores,
-        feature_fps,
-        classes,
-        thresholds=score_threshold,
-        eligible=eligible,
-        video_scores=video_scores,
-        post=post,
-        video=video,
-    )
-
-
-def wsgn_detections(
-    detection_scores: np.ndarray,
-    feature_fps: float,
-    classes: Sequence[str],
-    *,
-    video_scores: np.ndarray | None = None,
-    thresholds: float | Sequence[float] = 0.5,
-    relative: bool = True,
-    post: PostProcessing | None = None,
-    video: str = "video",
-) -> list[dict]:
-    """WSGN's detection rule (Fernando et al., WACV 2020, §4.4).
-
-    Threshold the per-frame score g ⊙ softmax(h_cls) (the model's "detection_scores"), group
-    consecutive snippets above it into candidate segments, and keep those at least one second
-    long. The paper gives no threshold value; the default is relative, half of each class's
-    maximum over the video (`thresholds=0.5, relative=True`).
-
-    Args:
-        detection_scores: float `[T, C]`, g ⊙ softmax(h_cls).
-        feature_fps: snippets per second.
-        classes: the C class names.
-        video_scores: optional `[C]` video scores that choose the classes (see `PostProcessing`).
-        thresholds: threshold(s), see `detect_segments`.
-        relative: thresholds relative to each class's maximum (True) or absolute.
-        post: `PostProcessing` (default: `PostProcessing(min_duration=1.0)`).
-        video: the video's name, for error messages.
-
-    Returns:
-        The detections, as `detect_segments`.
-    """
-    return detect_segments(
-        detection_scores,
-        feature_fps,
-        classes,
-        thresholds=thresholds,
-        relative=relative,
-        video_scores=video_scores,
-        post=PostProcessing(min_duration=1.0) if post is None else post,
-        video=video,
-    )
 
 
 def detection_results(detections_by_video: Mapping[str, Sequence[Mapping]]) -> dict:
@@ -391,20 +316,34 @@ def write_detection_results(
     return Path(path)
 
 
+def _threshold_mode(relative: bool | str) -> str:
+    if relative is True or relative is False:
+        return "relative" if relative else "absolute"
+    if relative not in THRESHOLD_MODES:
+        raise ValueError(f"relative must be True, False or one of {THRESHOLD_MODES}; got {relative!r}")
+    return relative
+
+
 def _class_segments(
     curve: np.ndarray,
     allowed: np.ndarray,
     levels: list[float],
-    relative: bool,
+    mode: str,
     min_snippets: float,
 ) -> list[tuple[int, int]]:
     """The runs of one class over all thresholds, each once, at least `min_snippets` long."""
-    peak = float(curve.max())
-    if relative and peak <= 0:
+    peak, low = float(curve.max()), float(curve.min())
+    if mode == "relative" and peak <= 0:
         return []
     runs: list[tuple[int, int]] = []
     for level in levels:
-        active = (curve >= (level * peak if relative else level)) & allowed
+        if mode == "relative":
+            cut = level * peak
+        elif mode == "range":
+            cut = low + level * (peak - low)
+        else:
+            cut = level
+        active = (curve >= cut) & allowed
         for start, end in group_snippets(active):
             if end - start >= min_snippets and (start, end) not in runs:
                 runs.append((start, end))
@@ -416,12 +355,14 @@ def _segment_score(
 ) -> float:
     if post.segment_score == "mean":
         score = float(np.mean(curve[start:end]))
+    elif post.segment_score == "max":
+        score = float(np.max(curve[start:end]))
     else:
         score = outer_inner_score(curve, start, end, post.outer_ratio)
     if post.video_score_fusion == "multiply":
         score *= video_score
     elif post.video_score_fusion == "add":
-        score += video_score
+        score += post.video_score_weight * video_score
     return score
 
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from keras_wsal.errors import DataError
-from keras_wsal.inference.detection import PostProcessing, untrimmednet_detections, wsgn_detections
-
-DETECTION_RULES = ("auto", "untrimmednet", "wsgn")
 
 
 @dataclass(frozen=True)
@@ -69,54 +66,3 @@ def check_model_matches_dataset(model, dataset) -> None:
             f"the model predicts {model.num_classes} classes but dataset {dataset.root} has "
             f"{len(dataset.classes)}"
         )
-
-
-def resolve_rule(model, rule: str = "auto") -> str:
-    """The detection rule for `model`: UntrimmedNet's for soft selection, WSGN's otherwise.
-
-    UntrimmedNet's rule needs attention weights, which only soft selection has; a hard
-    (top-k) UntrimmedNet and every WSGN variant threshold their detection scores (WSGN's rule).
-    """
-    if rule not in DETECTION_RULES:
-        raise ValueError(f"detection rule must be one of {DETECTION_RULES}; received {rule!r}")
-    if rule != "auto":
-        return rule
-    return "untrimmednet" if getattr(model, "mode", None) == "soft" else "wsgn"
-
-
-def detect_video(
-    outputs: VideoOutputs,
-    rule: str,
-    feature_fps: float,
-    classes: Sequence[str],
-    thresholds: float | Sequence[float] | None = None,
-    relative: bool | None = None,
-    post: PostProcessing | None = None,
-) -> list[dict]:
-    """Detections of one video by `rule` ("untrimmednet" or "wsgn"), defaults of that rule.
-
-    UntrimmedNet's rule: attention ≥ 1e-4, class score ≥ `thresholds` (0.5, absolute).
-    WSGN's rule: detection score ≥ `thresholds` × the class's maximum (0.5, relative by default),
-    segments of at least 1 s. Classes come from the model's video prediction (`post`).
-    """
-    if rule == "untrimmednet":
-        return untrimmednet_detections(
-            outputs.snippet_scores,
-            outputs.selection,
-            feature_fps,
-            classes,
-            video_scores=outputs.video_scores,
-            score_threshold=0.5 if thresholds is None else thresholds,
-            post=post,
-            video=outputs.video,
-        )
-    return wsgn_detections(
-        outputs.detection_scores,
-        feature_fps,
-        classes,
-        video_scores=outputs.video_scores,
-        thresholds=0.5 if thresholds is None else thresholds,
-        relative=True if relative is None else relative,
-        post=post,
-        video=outputs.video,
-    )

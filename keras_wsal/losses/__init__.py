@@ -7,7 +7,8 @@ __all__ = ["UntrimmedNetLoss", "WSGNLoss", "co_activity_similarity_loss", "loss_
 
 
 def loss_for_model(model):
-    """The loss a keras_wsal model is trained with: eq. 5 for UntrimmedNet, BCE for WSGN."""
-    from keras_wsal.models import UntrimmedNet
+    """The loss a keras_wsal model is trained with: eq. 5 for UntrimmedNet (and W-TALC's
+    multiple-instance loss, the same cross-entropy), BCE for WSGN."""
+    from keras_wsal.models import WTALC, UntrimmedNet
 
-    return UntrimmedNetLoss() if isinstance(model, UntrimmedNet) else WSGNLoss()
+    return UntrimmedNetLoss() if isinstance(model, (UntrimmedNet, WTALC)) else WSGNLoss()

@@ -3,14 +3,26 @@
 - `UntrimmedNet(mode="hard" | "soft")`: classification module + top-k or attention selection.
 - `WSGN(norms=...)`: classification and selection heads, frame selection by ZLoc / GLoc / SLoc;
   `norms=()` is the Naive baseline.
+- `WTALC(...)`: W-TALC's model (hidden layer, top-k MIL, CASL), a published baseline.
+- `SupervisedWSGN(...)`: WSGN trained with frame labels, the upper bound (reads segments).
 - `UntrimmedNetVideo(...)`: UntrimmedNet with its image backbone inside, on clips of raw frames
   (end-to-end training, `keras_wsal.training.end_to_end`).
 - `build_model(name, ...)`: a model by its command-line name.
 """
 
 from keras_wsal.models.factory import MODEL_NAMES, build_model
+from keras_wsal.models.supervised import SupervisedWSGN
 from keras_wsal.models.untrimmednet import UntrimmedNet
 from keras_wsal.models.untrimmednet_video import UntrimmedNetVideo
 from keras_wsal.models.wsgn import WSGN
+from keras_wsal.models.wtalc import WTALC
 
-__all__ = ["MODEL_NAMES", "UntrimmedNet", "UntrimmedNetVideo", "WSGN", "build_model"]
+__all__ = [
+    "MODEL_NAMES",
+    "SupervisedWSGN",
+    "UntrimmedNet",
+    "UntrimmedNetVideo",
+    "WSGN",
+    "WTALC",
+    "build_model",
+]

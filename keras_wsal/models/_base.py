@@ -136,6 +136,15 @@ class SnippetModel(keras.Model):
         (late fusion) each output is the mean of the heads' outputs.
         """
         per_head, mask = self._head_outputs(inputs, training)
+        fused = self._fuse(per_head, mask)
+        if training:
+            # `compute_loss` reuses this forward pass for the terms that need per-snippet outputs
+            # (CASL, frame supervision): one dropout draw for every term of the loss. Set outside
+            # Keras' attribute tracking, which would wrap the tensors.
+            object.__setattr__(self, "_training_forward", (inputs, per_head, mask, fused))
+        return fused
+
+    def _fuse(self, per_head, mask) -> dict:
         fused = {}
         for name in SNIPPET_OUTPUTS:
             values = [ops.cast(outputs[name], "float32") for outputs in per_head]
@@ -149,15 +158,27 @@ class SnippetModel(keras.Model):
     def call(self, inputs, training=None):
         return self.snippet_outputs(inputs, training=training)["video_scores"]
 
+    def training_forward(self, x, training=True):
+        """(per-head outputs, mask, fused outputs) of `x`: those of the forward pass `fit` just
+        made on `x` when there is one (the same dropout masks), else a new pass."""
+        cached = getattr(self, "_training_forward", None)
+        # Keras' `__call__` repacks the input dict but passes the same tensors on.
+        if cached is not None and isinstance(x, dict) and cached[0].keys() == x.keys() and all(
+            cached[0][key] is x[key] for key in x
+        ):
+            return cached[1:]
+        per_head, mask = self._head_outputs(x, training)
+        return per_head, mask, self._fuse(per_head, mask)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The compiled loss, plus `casl_weight` × CASL (W-TALC) over each head when training.
 
-        CASL needs the per-snippet logits and features, so with `casl_weight > 0` the heads run
-        a second time on the batch (same weights; dropout draws new masks).
+        CASL reads the per-snippet logits and features of the same forward pass as the video
+        prediction (W-TALC computes both from one pass).
         """
         loss = super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
         if self.casl_weight > 0 and training and y is not None:
-            per_head, mask = self._head_outputs(x, training)
+            per_head, mask, _ = self.training_forward(x, training)
             casl = sum(
                 co_activity_similarity_loss(o["features"], o["logits"], y, mask, self.casl_margin)
                 for o in per_head

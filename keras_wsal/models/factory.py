@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from keras_wsal.models.supervised import SupervisedWSGN
 from keras_wsal.models.untrimmednet import UntrimmedNet
 from keras_wsal.models.wsgn import WSGN
+from keras_wsal.models.wtalc import WTALC
 
-MODEL_NAMES = ("untrimmednet-hard", "untrimmednet-soft", "wsgn", "naive")
+MODEL_NAMES = ("untrimmednet-hard", "untrimmednet-soft", "wsgn", "naive", "wtalc", "supervised")
 
 
 def build_model(
@@ -13,19 +15,19 @@ def build_model(
     num_classes: int,
     feature_dims,
     norms=("zloc", "gloc", "sloc"),
-    fusion: str = "late",
-    dropout: float = 0.5,
+    fusion: str | None = None,
+    dropout: float | None = None,
     k_ratio: float | None = None,
-    casl_weight: float = 0.0,
+    casl_weight: float | None = None,
     weight_decay: float = 0.0,
 ):
-    """The model called `name` (one of `MODEL_NAMES`); `norms` applies to "wsgn" only."""
-    common = {
-        "dropout": dropout,
-        "fusion": fusion,
-        "casl_weight": casl_weight,
-        "weight_decay": weight_decay,
-    }
+    """The model called `name` (one of `MODEL_NAMES`); an argument left None keeps the class's default.
+
+    `norms` applies to "wsgn" and "supervised" (WSGN's network trained with frame labels);
+    `k_ratio` to "untrimmednet-hard" and "wtalc".
+    """
+    given = {"dropout": dropout, "fusion": fusion, "casl_weight": casl_weight}
+    common = {"weight_decay": weight_decay, **{k: v for k, v in given.items() if v is not None}}
     if name in ("untrimmednet-hard", "untrimmednet-soft"):
         mode = name.split("-")[1]
         return UntrimmedNet(
@@ -33,4 +35,8 @@ def build_model(
         )
     if name in ("wsgn", "naive"):
         return WSGN(num_classes, feature_dims, norms=norms if name == "wsgn" else (), **common)
+    if name == "supervised":
+        return SupervisedWSGN(num_classes, feature_dims, norms=norms, **common)
+    if name == "wtalc":
+        return WTALC(num_classes, feature_dims, **({} if k_ratio is None else {"k_ratio": k_ratio}), **common)
     raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}.")

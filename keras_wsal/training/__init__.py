@@ -1,12 +1,17 @@
 """Training: heads on feature datasets under `tf.distribute`, with mixed precision and resumable
-checkpoints (`train`), and UntrimmedNet with its backbone on raw videos (`train_end_to_end`)."""
+checkpoints (`train`, its settings from a named recipe, `recipe_for`), and UntrimmedNet with its
+backbone on raw videos (`train_end_to_end`)."""
 
 from keras_wsal.training.config import TrainConfig
 from keras_wsal.training.end_to_end import EndToEndConfig, EndToEndResult, train_end_to_end
+from keras_wsal.training.recipes import RECIPE_NAMES, Recipe, recipe_for
 from keras_wsal.training.strategy import make_strategy
 from keras_wsal.training.trainer import TrainResult, load_run_model, train
 
 __all__ = [
+    "RECIPE_NAMES",
+    "Recipe",
+    "recipe_for",
     "EndToEndConfig",
     "EndToEndResult",
     "TrainConfig",

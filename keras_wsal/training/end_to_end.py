@@ -705,7 +705,7 @@ def train_end_to_end(config: EndToEndConfig, verbose="auto", callbacks=()) -> En
         VideoError: a video cannot be read (without `skip_bad`).
     """
     out = Path(config.out)
-    check_resumable(out, config.to_dict(), growable="iterations")
+    check_resumable(out, config.to_dict(), growable=("iterations",))
     videos, classes, labels = _training_videos(config)
     out.mkdir(parents=True, exist_ok=True)
     config.save(out)

@@ -6,6 +6,8 @@ RUN_DIR/
   classes.json     the class names, in the order of the model's outputs
   checkpoints/     tf.train.Checkpoint of model + optimizer after each round
   history.json     the logs of each round
+  best.weights.h5  the weights of the round with the best held-out video mAP (when videos are held out)
+  selection.json   that round and its held-out mAP, and the held-out videos
   logs/            TensorBoard logs (feature training)
   model.keras      the trained model, written when training ends
 ```
@@ -42,7 +44,7 @@ def save_config(folder: str | os.PathLike, values: Mapping) -> Path:
     return path
 
 
-def check_resumable(out: Path, current: Mapping, growable: str) -> None:
+def check_resumable(out: Path, current: Mapping, growable: tuple[str, ...]) -> None:
     """Refuse a run folder that holds another run: its config may differ only in `growable`.
 
     Raises:
@@ -57,7 +59,7 @@ def check_resumable(out: Path, current: Mapping, growable: str) -> None:
         raise DataError(f"{path}: not valid JSON ({error})") from None
     current = json.loads(json.dumps(current))  # tuples → lists, as they were saved
     differing = sorted(
-        k for k in set(current) | set(previous) if k != growable and previous.get(k) != current.get(k)
+        k for k in set(current) | set(previous) if k not in growable and previous.get(k) != current.get(k)
     )
     if differing:
         raise DataError(

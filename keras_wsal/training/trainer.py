@@ -24,7 +24,9 @@ from keras_wsal._atomic import atomic_write_text
 from keras_wsal.errors import DataError
 from keras_wsal.losses import loss_for_model
 from keras_wsal.models import build_model
+from keras_wsal.models.supervised import FRAME_LABELS
 from keras_wsal.training.config import TrainConfig
+from keras_wsal.training.held_out import KeepBestOnHeldOut, split_held_out
 from keras_wsal.training.run_folder import (
     CHECKPOINT_DIR,
     CLASSES_FILE,
@@ -49,6 +51,7 @@ class TrainResult:
     model: keras.Model
     steps: int
     history: dict
+    selection: dict | None = None
 
 
 def _optimizer(config: TrainConfig):
@@ -111,6 +114,7 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
     import tensorflow as tf
 
     from keras_wsal.datasets import FeatureDataset, make_training_dataset_from_weak_labels
+    from keras_wsal.datasets.frame_labels import loader_with_frame_labels
     from keras_wsal.datasets.pipeline import pad_length_to_multiple
 
     strategy = strategy or make_strategy(config.strategy)
@@ -122,17 +126,24 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
     videos = dataset.validate(config.subset, skip_bad=config.skip_bad)
     if not videos:
         raise DataError(f"{dataset.root}: every video of subset {config.subset!r} is bad")
+    videos, held_out = split_held_out(videos, config.validation_fraction, config.seed)
     weak_labels = dataset.weak_labels(config.subset).select(videos)
     num_snippets = [dataset.num_snippets(video) for video in videos]
+    load_features, input_dims = dataset.load_features, dict(dataset.feature_dims)
+    if config.model == "supervised":
+        # The frame-supervised ceiling, the one model that reads segments (see SupervisedWSGN).
+        load_features = loader_with_frame_labels(dataset, videos, FRAME_LABELS)
+        input_dims[FRAME_LABELS] = len(dataset.classes)
     if chief:
-        check_resumable(out, config.to_dict(), growable="epochs")
+        check_resumable(out, config.to_dict(), growable=("epochs", "steps"))
         out.mkdir(parents=True, exist_ok=True)
         config.save(out)
         atomic_write_text(out / CLASSES_FILE, json.dumps(list(dataset.classes), indent=1) + "\n")
 
     steps_per_epoch = math.ceil(len(videos) / config.batch_size)
     checkpoint_every = config.checkpoint_every or steps_per_epoch
-    rounds = math.ceil(config.epochs * steps_per_epoch / checkpoint_every)
+    total_steps = config.steps if config.steps is not None else config.epochs * steps_per_epoch
+    rounds = math.ceil(total_steps / checkpoint_every)
 
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.precision)
@@ -158,7 +169,7 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
             )
             model.build({s: (None, None, d) for s, d in dataset.feature_dims.items()})
             model.optimizer.build(model.trainable_variables)
-            _build_for_fit(model, dataset.feature_dims, len(dataset.classes))
+            _build_for_fit(model, input_dims, len(dataset.classes))
             if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
                 model.train_step = _rank_one_logs(model.train_step)
             checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
@@ -175,9 +186,9 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
         def dataset_fn(input_context):
             batches = make_training_dataset_from_weak_labels(
                 weak_labels,
-                dataset.load_features,
+                load_features,
                 num_snippets,
-                dataset.feature_dims,
+                input_dims,
                 config.batch_size,
                 max_length=config.max_length,
                 shuffle=True,
@@ -191,6 +202,10 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
         distributed = strategy.distribute_datasets_from_function(dataset_fn)
         round_callback = CheckpointEveryRound(manager, out / HISTORY_FILE if chief else None)
         fit_callbacks = [round_callback, *callbacks]
+        best = None
+        if held_out and chief:
+            best = KeepBestOnHeldOut(dataset, held_out, config.subset, out)
+            fit_callbacks.insert(0, best)
         if chief:
             fit_callbacks.append(keras.callbacks.TensorBoard(str(out / LOG_DIR), update_freq="epoch"))
         if initial_round < rounds:
@@ -203,10 +218,12 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
                 shuffle=False,  # the pipeline shuffles
                 verbose=verbose,
             )
+        steps = int(model.optimizer.iterations.numpy())
+        selection = best.restore_best() if best is not None else None
         if chief:
             save_atomically(out, {MODEL_FILE: model.save})
         history = {"loss": [h.get("loss") for h in round_callback.losses]}
-        return TrainResult(out, model, int(model.optimizer.iterations.numpy()), history)
+        return TrainResult(out, model, steps, history, selection)
     finally:
         keras.config.set_dtype_policy(previous_policy)
         if scratch is not None:

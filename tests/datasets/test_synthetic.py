@@ -163,11 +163,10 @@ def test_thumos14_structure(tmp_path):
         tmp_path, subsets={"validation": 12}, temporal_structure="thumos14", seed=0
     )
     assert dataset.classes == structure["classes"] and len(dataset.classes) == 20
-    durations = {round(v["duration"] * dataset.feature_fps) for v in structure["videos"]}
+    real = structure["subsets"]["validation"]
+    durations = {round(v["duration"] * dataset.feature_fps) for v in real}
     cooccurring = {
-        frozenset(dataset.classes[c] for c in labels)
-        for v in structure["videos"]
-        for _, labels in v["instances"]
+        frozenset(dataset.classes[c] for c in labels) for v in real for _, _, labels in v["instances"]
     }
     for video in dataset.videos():
         assert dataset.num_snippets(video) in durations
@@ -209,19 +208,27 @@ def test_structure_summary_derivation():
         },
     }
     summary = summarise({"database": database}, "x.json", "abc")
-    assert summary["classes"] == ["CliffDiving", "Diving", "Golf"]
-    assert summary["videos"] == [
-        {"duration": 3.0, "instances": [[1.0, [2]]]},
-        {"duration": 10.0, "instances": [[1.5, [0, 1]], [0.3, [1]]]},
-    ]
+    assert summary["classes"] == ["CliffDiving", "Diving", "Golf", "Tennis"]
+    assert summary["subsets"] == {
+        "validation": [
+            {"duration": 3.0, "instances": [[0.0, 1.0, [2]]]},
+            {"duration": 10.0, "instances": [[1.0, 1.5, [0, 1]], [6.0, 0.3, [1]]]},
+        ],
+        "test": [{"duration": 9.0, "instances": [[0.0, 1.0, [3]]]}],
+    }
 
 
 def test_shipped_structure_is_small_and_complete():
     structure = _load_thumos14_structure()
-    assert len(json.dumps(structure)) < 50_000
-    assert len(structure["videos"]) == 200
-    # 3007 annotated instances in the THUMOS14 validation set; CliffDiving ones are also Diving.
-    assert sum(len(labels) for v in structure["videos"] for _, labels in v["instances"]) == 3007
+    assert len(json.dumps(structure)) < 150_000
+    assert {name: len(videos) for name, videos in structure["subsets"].items()} == {
+        "validation": 200,
+        "test": 212,
+    }
+    # 3007 annotated instances in the THUMOS14 validation set (CliffDiving ones are also Diving),
+    # of which 4 start after their video's end and are dropped.
+    validation = structure["subsets"]["validation"]
+    assert sum(len(labels) for v in validation for _, _, labels in v["instances"]) == 3003
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,8 @@ def test_compose_layers_trains_saves_and_explains_one_video(tmp_path, capsys):
         )
     )[0, : len(features)]
     zloc = np.exp(-(((scores - scores.mean(0)) / np.sqrt(scores.var(0) + 1e-6)) ** 2))
-    sloc = np.exp(scores - scores.max(0)) / np.exp(scores - scores.max(0)).sum(0)
+    # SLoc's default scale: weights sum to T over the video (average 1).
+    sloc = len(scores) * np.exp(scores - scores.max(0)) / np.exp(scores - scores.max(0)).sum(0)
     selection = (zloc + sloc) / 2
     np.testing.assert_allclose(
         outputs["selection"][: len(features)], selection, rtol=1e-4, atol=1e-6
@@ -86,8 +87,8 @@ def test_wsgn_ablation_prints_and_saves_its_table(tmp_path, capsys):
     argv = [
         "--out",
         str(tmp_path),
-        "--epochs",
-        "1",
+        "--steps",
+        "2",
         "--videos",
         "12",
         "--variants",

@@ -21,7 +21,7 @@ from keras_wsal.export import (
     predict_request,
     version_number,
 )
-from keras_wsal.inference import VideoOutputs, detect_video
+from keras_wsal.inference import DetectionRule, VideoOutputs
 from keras_wsal.models import build_model
 from keras_wsal.training import TrainConfig, load_run_model, train
 
@@ -111,7 +111,7 @@ def numpy_detections(outputs, length, feature_fps, classes, rule="wsgn"):
             outputs["selection"][b, cut],
             outputs["detection_scores"][b, cut],
         )
-        detections = detect_video(video, rule, feature_fps, classes)[:MAX_DETECTIONS]
+        detections = DetectionRule.named(rule).detect(video, feature_fps, classes)[:MAX_DETECTIONS]
         padded["count"][b] = len(detections)
         for i, d in enumerate(detections):
             padded["start"][b, i], padded["end"][b, i] = d["segment"]

@@ -174,7 +174,7 @@ def test_bad_inputs_name_the_video():
     with pytest.raises(ValueError, match=r"relative thresholds must be in \(0, 1\]"):
         detect_segments(np.ones((2, 1)), 1.0, ["A"], thresholds=2.0, relative=True)
     with pytest.raises(ValueError, match="segment_score must be one of"):
-        PostProcessing(segment_score="max")
+        PostProcessing(segment_score="median")
 
 
 def test_result_file_is_written_atomically_and_evaluates(tmp_path):

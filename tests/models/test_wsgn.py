@@ -18,7 +18,8 @@ def mlp(hidden, out, x):
 
 
 def reference(model, x, norms):
-    """WSGN eq. 2 with g the average of eq. 3 (ZLoc), eq. 5 (GLoc) and eq. 7 (SLoc), in NumPy."""
+    """WSGN eq. 2 with g the average of eq. 3 (ZLoc), eq. 5 (GLoc) and eq. 7 (SLoc) × T (the
+    layer's default `sum_to="length"`: weights average 1 over the video), in NumPy."""
     head = model.heads["features"]
     p = softmax(mlp(head.cls_hidden, head.cls_out, x))
     if not norms:
@@ -35,7 +36,7 @@ def reference(model, x, norms):
                 sigma = keras.ops.convert_to_numpy(layer.sigma)
                 weights.append(np.exp(-(((s - mu) / sigma) ** 2)))
             else:
-                weights.append(softmax(s, axis=0))
+                weights.append(len(s) * softmax(s, axis=0))
         g = np.mean(weights, axis=0)
     return (g * p).mean(axis=0), g, p
 

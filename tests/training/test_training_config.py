@@ -68,32 +68,49 @@ def test_edge_values_are_accepted():
     assert TrainConfig(**{**BASE, "model": "naive"}, norms="").norms == ()
 
 
+# (optimizer, learning rate, steps, epochs, dropout, CASL, held-out share): the papers' settings,
+# and the defaults the quality benchmark chose (README, "Results").
+PAPER = {
+    "wsgn": ("adam", 1e-4, None, 80, 0.8, 0.0, 0.0),
+    "naive": ("adam", 1e-4, None, 80, 0.8, 0.0, 0.0),
+    "untrimmednet-hard": ("sgd", 1e-3, None, 50, 0.7, 0.0, 0.0),
+    "untrimmednet-soft": ("sgd", 1e-3, None, 50, 0.7, 0.0, 0.0),
+    "wtalc": ("adam", 1e-4, 6000, None, 0.7, 0.5, 0.0),
+}
+DEFAULT = {
+    "wsgn": ("adam", 3e-4, 2000, None, 0.7, 0.0, 0.0),
+    "naive": ("adam", 3e-4, 2000, None, 0.7, 0.0, 0.0),
+    "supervised": ("adam", 3e-4, 2000, None, 0.7, 0.0, 0.0),
+    "untrimmednet-soft": ("adam", 3e-4, 2000, None, 0.7, 0.5, 0.0),
+    "wtalc": ("adam", 3e-4, 2000, None, 0.7, 0.5, 0.0),
+}
+FIELDS = ("optimizer", "learning_rate", "steps", "epochs", "dropout", "casl", "validation_fraction")
+
+
 @pytest.mark.parametrize(
-    ("model", "optimizer", "learning_rate"),
-    [
-        ("untrimmednet-hard", "sgd", 1e-3),
-        ("untrimmednet-soft", "sgd", 1e-3),
-        ("wsgn", "adam", 1e-4),
-        ("naive", "adam", 1e-4),
-    ],
+    ("recipe", "model", "expected"),
+    [("paper", m, v) for m, v in PAPER.items()] + [("default", m, v) for m, v in DEFAULT.items()],
 )
-def test_paper_defaults_per_model(model, optimizer, learning_rate):
-    config = TrainConfig(**{**BASE, "model": model})
-    assert (config.optimizer, config.learning_rate) == (optimizer, learning_rate)
-    assert (config.weight_decay, config.max_length, config.norms) == (
-        5e-4,
-        750,
-        ("zloc", "gloc", "sloc"),
-    )
+def test_recipes_per_model(recipe, model, expected):
+    config = TrainConfig(**{**BASE, "model": model}, recipe=recipe)
+    assert tuple(getattr(config, field) for field in FIELDS) == expected
+    assert (config.weight_decay, config.max_length, config.norms) == (5e-4, 750, ("zloc", "gloc", "sloc"))
 
 
-def test_an_explicit_optimizer_or_rate_is_kept_and_the_rate_follows_the_optimizer():
-    assert TrainConfig(**BASE, optimizer="sgd").learning_rate == 1e-3
-    assert (
-        TrainConfig(**{**BASE, "model": "untrimmednet-soft"}, optimizer="adam").learning_rate
-        == 1e-4
-    )
-    assert TrainConfig(**BASE, learning_rate=0.02).learning_rate == 0.02
+def test_given_settings_override_the_recipe():
+    config = TrainConfig(**BASE, optimizer="sgd", learning_rate=0.02, epochs=3, casl=0.0, dropout=0.1)
+    assert (config.optimizer, config.learning_rate, config.epochs, config.steps) == ("sgd", 0.02, 3, None)
+    assert (config.casl, config.dropout, config.validation_fraction) == (0.0, 0.1, 0.0)
+    assert TrainConfig(**BASE, casl=1.0).casl == 1.0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("recipe", "fastest", "`recipe` must be one of"), ("validation_fraction", 1.0, "`validation_fraction` must be")],
+)
+def test_bad_recipe_or_share_is_named(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**BASE, **{field: value})
 
 
 def test_save_load_round_trip(tmp_path):
@@ -117,7 +134,7 @@ def test_save_load_round_trip(tmp_path):
     path = config.save(tmp_path)
     saved = json.loads(path.read_text())
     assert saved["norms"] == ["zloc", "sloc"] and saved["data"] == str(tmp_path / "data")
-    assert saved["optimizer"] == "adam" and saved["learning_rate"] == 1e-4
+    assert saved["optimizer"] == "adam" and saved["learning_rate"] == 3e-4 and saved["recipe"] == "default"
     assert TrainConfig.load(tmp_path) == config
     assert TrainConfig.load(path) == config
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]  # no temporary file left

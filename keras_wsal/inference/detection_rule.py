@@ -1,0 +1,300 @@
+"""`DetectionRule`: every setting of temporal detection in one object, and the rules by name.
+
+A rule turns one video's model outputs (`VideoOutputs`) into segments:
+
+1. the curve: the model's `detection_scores` (WSGN: g ⊙ softmax(h_cls); UntrimmedNet: class
+   probabilities; W-TALC: raw logits) or its `snippet_scores`, smoothed by a centred moving
+   average of `smoothing` snippets (1: none);
+2. the class scores that choose which classes to localise and that fuse into segment scores:
+   the model's video prediction ("video") or the mean of the top ⌈`top_k_ratio` · T⌉ values of the
+   curve ("top_k", which does not shrink with the video's length as WSGN's mean ŷ does);
+3. `keras_wsal.inference.detect_segments` with the rule's thresholds, eligibility (UntrimmedNet's
+   attention ≥ 1e-4) and `PostProcessing`.
+
+Named rules (`DetectionRule.named`): "untrimmednet" and "wsgn" (each paper's rule), "wtalc"
+(W-TALC's published localisation), and "default", the rule that measured best on
+`benchmarks/bench_quality.py` for models whose curve is a probability (WSGN, Naive, Supervised,
+UntrimmedNet). `DetectionRule.for_model(model, "default" | "paper")` picks a model's rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from keras_wsal.inference.detection import THRESHOLD_MODES, PostProcessing, detect_segments
+from keras_wsal.inference.recognition import check_selection, check_snippet_array
+
+CURVES = ("detection_scores", "snippet_scores")
+CLASS_SCORES = ("video", "top_k")
+RULE_NAMES = ("default", "untrimmednet", "wsgn", "wtalc")
+WSGN_MIN_DURATION = 1.0  # seconds: WSGN §4.4 keeps candidate segments at least one second long
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectionRule:
+    """How one video's model outputs become segments (module docstring).
+
+    Attributes:
+        name: the rule's name (for logs and run records).
+        curve: "detection_scores" or "snippet_scores".
+        smoothing: width in snippets of the centred moving average applied to the curve (odd; 1:
+            none). At the video's ends the average is over the snippets that exist.
+        class_score: "video" (the model's video prediction) or "top_k" (curve's top-k mean).
+        top_k_ratio: k = ⌈top_k_ratio · T⌉ for "top_k".
+        thresholds: one or several thresholds; their segments are unioned.
+        threshold_mode: "absolute", "relative" (θ · the class's maximum) or "range" (min + θ ·
+            (max − min)).
+        attention_threshold: snippets whose selection weight is below this are background
+            (UntrimmedNet: 1e-4); None: every snippet is eligible.
+        post: class selection, minimum length, segment scores, NMS and the per-video cap
+            (`PostProcessing`); its video-score fusion uses the class scores of step 2.
+    """
+
+    name: str = "custom"
+    curve: str = "detection_scores"
+    smoothing: int = 1
+    class_score: str = "video"
+    top_k_ratio: float = 0.125
+    thresholds: tuple[float, ...] = (0.5,)
+    threshold_mode: str = "relative"
+    attention_threshold: float | None = None
+    post: PostProcessing = PostProcessing()
+
+    def __post_init__(self):
+        if self.curve not in CURVES:
+            raise ValueError(f"curve must be one of {CURVES}; got {self.curve!r}")
+        if self.class_score not in CLASS_SCORES:
+            raise ValueError(f"class_score must be one of {CLASS_SCORES}; got {self.class_score!r}")
+        if self.threshold_mode not in THRESHOLD_MODES:
+            raise ValueError(f"threshold_mode must be one of {THRESHOLD_MODES}; got {self.threshold_mode!r}")
+        if isinstance(self.smoothing, bool) or not isinstance(self.smoothing, int) or self.smoothing < 1 or self.smoothing % 2 == 0:
+            raise ValueError(f"smoothing must be an odd int >= 1; got {self.smoothing!r}")
+        if not (isinstance(self.top_k_ratio, (int, float)) and 0 < self.top_k_ratio <= 1):
+            raise ValueError(f"top_k_ratio must be in (0, 1]; got {self.top_k_ratio!r}")
+        thresholds = (self.thresholds,) if isinstance(self.thresholds, (int, float)) else tuple(self.thresholds)
+        object.__setattr__(self, "thresholds", tuple(float(t) for t in thresholds))
+        # Checks the thresholds against the mode (raises ValueError) on a one-snippet probe.
+        detect_segments(np.zeros((1, 1)), 1.0, ["probe"], thresholds=self.thresholds, relative=self.threshold_mode)
+        if self.attention_threshold is not None and not math.isfinite(self.attention_threshold):
+            raise ValueError(f"attention_threshold must be finite or None; got {self.attention_threshold!r}")
+        if not isinstance(self.post, PostProcessing):
+            raise ValueError(f"post must be a PostProcessing; got {type(self.post).__name__}")
+
+    # -- the rules by name ----------------------------------------------------------------------
+    @classmethod
+    def named(cls, name: str) -> DetectionRule:
+        """The rule called `name` (one of `RULE_NAMES`)."""
+        if name == "default":
+            return cls(
+                name="default",
+                curve="snippet_scores",
+                smoothing=3,
+                class_score="top_k",
+                thresholds=tuple(round(0.1 * i, 1) for i in range(1, 10)),
+                threshold_mode="relative",
+                post=PostProcessing(
+                    class_threshold=0.1,
+                    min_duration=0.0,
+                    segment_score="outer_inner",
+                    video_score_fusion="multiply",
+                    nms_threshold=0.3,
+                    max_detections=200,
+                ),
+            )
+        if name == "untrimmednet":
+            # UntrimmedNet §4: attention >= 1e-4 removes background, class score >= 0.5.
+            return cls(
+                name="untrimmednet",
+                curve="snippet_scores",
+                thresholds=(0.5,),
+                threshold_mode="absolute",
+                attention_threshold=1e-4,
+                post=PostProcessing(class_threshold=0.1),
+            )
+        if name == "wsgn":
+            # WSGN §4.4: threshold g ⊙ softmax(h_cls), group consecutive snippets, keep >= 1 s;
+            # the paper gives no threshold value: half of each class's maximum.
+            return cls(
+                name="wsgn",
+                thresholds=(0.5,),
+                threshold_mode="relative",
+                post=PostProcessing(class_threshold=0.1, min_duration=WSGN_MIN_DURATION),
+            )
+        if name == "wtalc":
+            # W-TALC's published localisation on raw logits.
+            return cls(
+                name="wtalc",
+                class_score="top_k",
+                thresholds=(0.5,),
+                threshold_mode="range",
+                post=PostProcessing(
+                    class_threshold=0.0,
+                    min_snippets=2,
+                    segment_score="max",
+                    video_score_fusion="add",
+                    video_score_weight=0.7,
+                ),
+            )
+        raise ValueError(f"unknown detection rule {name!r}; expected one of {RULE_NAMES}")
+
+    @classmethod
+    def for_model(cls, model, recipe: str = "default") -> DetectionRule:
+        """The rule a model detects with: its measured default, or its paper's (`recipe="paper"`).
+
+        Default: W-TALC's rule for `WTALC` (its curve is raw logits), "default" otherwise. Paper:
+        UntrimmedNet's for soft selection (it needs attention), W-TALC's for `WTALC`, WSGN's for
+        the rest (WSGN, Naive, Supervised, hard UntrimmedNet, which has no attention).
+        """
+        kind = _model_kind(model)
+        if recipe == "default":
+            return cls.named("wtalc" if kind == "wtalc" else "default")
+        if recipe == "paper":
+            return cls.named({"untrimmednet-soft": "untrimmednet", "wtalc": "wtalc"}.get(kind, "wsgn"))
+        raise ValueError(f"unknown recipe {recipe!r}; expected 'default' or 'paper'")
+
+    def replace(self, **changes) -> DetectionRule:
+        """A copy with `changes`; keys of `PostProcessing` change `post`."""
+        post_fields = {f.name for f in dataclasses.fields(PostProcessing)}
+        post_changes = {k: changes.pop(k) for k in list(changes) if k in post_fields}
+        post = dataclasses.replace(self.post, **post_changes)
+        return dataclasses.replace(self, post=post, **changes)
+
+    def to_dict(self) -> dict:
+        """The rule as plain JSON values."""
+        values = dataclasses.asdict(self)
+        values["thresholds"] = list(self.thresholds)
+        return values
+
+    # -- applying the rule ----------------------------------------------------------------------
+    def curve_of(self, outputs) -> np.ndarray:
+        """The (smoothed) curve `[T, C]` of one video's outputs."""
+        curve = np.asarray(getattr(outputs, self.curve), dtype=np.float64)
+        return smooth_over_time(curve, self.smoothing)
+
+    def class_scores(self, outputs, curve: np.ndarray | None = None) -> np.ndarray | None:
+        """The class scores `[C]` of step 2 (None for "video" when the outputs have no video scores)."""
+        if self.class_score == "video":
+            return None if outputs.video_scores is None else np.asarray(outputs.video_scores, dtype=np.float64)
+        curve = self.curve_of(outputs) if curve is None else curve
+        k = max(1, math.ceil(self.top_k_ratio * curve.shape[0]))
+        return np.sort(curve, axis=0)[-k:].mean(axis=0)
+
+    def detect(self, outputs, feature_fps: float, classes: Sequence[str]) -> list[dict]:
+        """Segments of one video: `[{"label", "score", "segment": [start_s, end_s]}]`, best first."""
+        curve = check_snippet_array(getattr(outputs, self.curve), self.curve, outputs.video)
+        curve = smooth_over_time(curve, self.smoothing)
+        eligible = None
+        if self.attention_threshold is not None:
+            eligible = check_selection(outputs.selection, curve.shape, outputs.video) >= self.attention_threshold
+        return detect_segments(
+            curve,
+            feature_fps,
+            classes,
+            thresholds=self.thresholds,
+            relative=self.threshold_mode,
+            eligible=eligible,
+            video_scores=self.class_scores(outputs, curve),
+            post=self.post,
+            video=outputs.video,
+        )
+
+
+def untrimmednet_detections(
+    snippet_scores: np.ndarray,
+    selection: np.ndarray,
+    feature_fps: float,
+    classes: Sequence[str],
+    *,
+    video_scores: np.ndarray | None = None,
+    attention_threshold: float | None = None,
+    score_threshold: float | Sequence[float] | None = None,
+    post: PostProcessing | None = None,
+    video: str = "video",
+) -> list[dict]:
+    """UntrimmedNet's detection rule (Wang et al., CVPR 2017, §4 "Action detection") on arrays.
+
+    `DetectionRule.named("untrimmednet")`: snippets whose selection (attention) weight is below
+    `attention_threshold` (1e-4) are background; the others whose class score is >=
+    `score_threshold` (0.5, absolute; several are unioned) are grouped into segments, scored on
+    `snippet_scores`. `video_scores` (optional `[C]`) choose the classes (`post`).
+
+    Returns:
+        The detections, as `detect_segments`.
+    """
+    rule = DetectionRule.named("untrimmednet")
+    changes = {"post": rule.post if post is None else post}
+    if attention_threshold is not None:
+        changes["attention_threshold"] = attention_threshold
+    if score_threshold is not None:
+        changes["thresholds"] = score_threshold
+    return dataclasses.replace(rule, **changes).detect(
+        _ArrayOutputs(video, video_scores, snippet_scores, selection, snippet_scores), feature_fps, classes
+    )
+
+
+def wsgn_detections(
+    detection_scores: np.ndarray,
+    feature_fps: float,
+    classes: Sequence[str],
+    *,
+    video_scores: np.ndarray | None = None,
+    thresholds: float | Sequence[float] | None = None,
+    relative: bool | None = None,
+    post: PostProcessing | None = None,
+    video: str = "video",
+) -> list[dict]:
+    """WSGN's detection rule (Fernando et al., WACV 2020, §4.4) on arrays.
+
+    `DetectionRule.named("wsgn")`: threshold the per-frame score g ⊙ softmax(h_cls), group
+    consecutive snippets above it, keep segments at least one second long (`post`'s
+    `min_duration`). The paper gives no threshold value; the default is relative, half of each
+    class's maximum over the video. `video_scores` (optional `[C]`) choose the classes.
+
+    Returns:
+        The detections, as `detect_segments`.
+    """
+    rule = DetectionRule.named("wsgn")
+    changes = {"post": rule.post if post is None else post}
+    if thresholds is not None:
+        changes["thresholds"] = thresholds
+    if relative is not None:
+        changes["threshold_mode"] = "relative" if relative else "absolute"
+    return dataclasses.replace(rule, **changes).detect(
+        _ArrayOutputs(video, video_scores, detection_scores, None, detection_scores), feature_fps, classes
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _ArrayOutputs:
+    """The fields of `VideoOutputs` a rule reads, from bare arrays."""
+
+    video: str
+    video_scores: np.ndarray | None
+    snippet_scores: np.ndarray
+    selection: np.ndarray | None
+    detection_scores: np.ndarray
+
+
+def smooth_over_time(curve: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving average over axis 0 of `[T, C]`, over the snippets that exist at the ends."""
+    if width == 1 or curve.shape[0] == 0:
+        return curve
+    kernel = np.ones(width)
+    totals = np.apply_along_axis(lambda column: np.convolve(column, kernel, mode="same"), 0, curve)
+    counts = np.convolve(np.ones(curve.shape[0]), kernel, mode="same")[:, None]
+    return totals / counts
+
+
+def _model_kind(model) -> str:
+    """"wtalc", "untrimmednet-soft" / "-hard" (UntrimmedNet on features or with its backbone,
+    by its selection `mode`), or "wsgn" (WSGN, Naive, Supervised)."""
+    from keras_wsal.models import WTALC
+
+    if isinstance(model, WTALC):
+        return "wtalc"
+    mode = getattr(model, "mode", None)
+    return f"untrimmednet-{mode}" if mode in ("soft", "hard") else "wsgn"

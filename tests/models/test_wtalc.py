@@ -1,0 +1,58 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_wsal.losses import UntrimmedNetLoss, loss_for_model
+from keras_wsal.models import WTALC, build_model
+
+
+def softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def numpy_wtalc(model, x):
+    """W-TALC's forward in NumPy: relu hidden layer, logits, softmax of the top-⌊T/8⌋ (≥ 1) mean."""
+    head = model.heads["features"]
+    k1, b1 = (keras.ops.convert_to_numpy(w) for w in head.hidden.weights)
+    k2, b2 = (keras.ops.convert_to_numpy(w) for w in head.classifier.weights)
+    logits = np.maximum(x.astype("float64") @ k1 + b1, 0) @ k2 + b2
+    k = max(1, int(np.floor(len(x) / 8)))
+    pooled = np.sort(logits, axis=0)[-k:].mean(axis=0)
+    return softmax(pooled), logits
+
+
+def test_video_prediction_and_logits_match_numpy():
+    model = WTALC(4, 6, hidden_dim=5)
+    x = np.random.default_rng(0).normal(size=(3, 20, 6)).astype("float32")
+    lengths = (20, 9, 1)
+    mask = np.arange(20)[None] < np.array(lengths)[:, None]
+    outputs = {k: keras.ops.convert_to_numpy(v) for k, v in model.snippet_outputs({"features": x, "mask": mask}).items()}
+    for b, length in enumerate(lengths):
+        video, logits = numpy_wtalc(model, x[b, :length])
+        np.testing.assert_allclose(outputs["video_scores"][b], video, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(outputs["detection_scores"][b, :length], logits, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(outputs["snippet_scores"][b, :length], softmax(logits), rtol=1e-5, atol=1e-6)
+        assert np.all(outputs["detection_scores"][b, length:] == 0)
+
+
+def test_defaults_are_wtalcs_and_the_loss_is_the_mil_cross_entropy():
+    model = build_model("wtalc", 20, 2048)  # the class's defaults where none is given
+    assert (model.dropout, model.k_ratio, model.casl_weight, model.fusion) == (0.7, 0.125, 0.5, "concat")
+    assert isinstance(loss_for_model(model), UntrimmedNetLoss)
+
+
+def test_saves_and_loads(tmp_path):
+    model = WTALC(3, {"rgb": 4, "flow": 5}, fusion="concat")
+    inputs = {"rgb": np.ones((1, 7, 4), "float32"), "flow": np.ones((1, 7, 5), "float32")}
+    before = keras.ops.convert_to_numpy(model(inputs))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded, WTALC) and loaded.get_config()["k_ratio"] == 0.125
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(inputs)), before, rtol=1e-6)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [({"hidden_dim": 0}, "hidden_dim"), ({"k_ratio": 2.0}, "k_ratio")])
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        WTALC(3, 4, **kwargs)

@@ -14,7 +14,8 @@ A rule turns one video's model outputs (`VideoOutputs`) into segments:
 Named rules (`DetectionRule.named`): "untrimmednet" and "wsgn" (each paper's rule), "wtalc"
 (W-TALC's published localisation), and "default", the rule that measured best on
 `benchmarks/bench_quality.py` for models whose curve is a probability (WSGN, Naive, Supervised,
-UntrimmedNet). `DetectionRule.for_model(model, "default" | "paper")` picks a model's rule.
+UntrimmedNet): it thresholds the class probabilities softmax(h_cls), which localised better
+there than WSGN's g ⊙ softmax(h_cls) (README, "Results"). `DetectionRule.for_model(model, "default" | "paper")` picks a model's rule.
 """
 
 from __future__ import annotations

@@ -102,7 +102,12 @@ def run_job(data: str, row: str, run_dir: str, sweep: bool) -> dict:
     from keras_wsal.cli import main as cli
     from keras_wsal.datasets import FeatureDataset
     from keras_wsal.evaluation import evaluate_detection, evaluate_recognition
-    from keras_wsal.inference import DetectionRule, detection_results, predict_videos, recognition_results
+    from keras_wsal.inference import (
+        DetectionRule,
+        detection_results,
+        predict_videos,
+        recognition_results,
+    )
     from keras_wsal.training import load_run_model
 
     label, model_name, flags, rule_kind = ROWS[row]

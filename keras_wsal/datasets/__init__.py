@@ -14,8 +14,8 @@ from keras_wsal.datasets.pipeline import (
     make_training_dataset_from_weak_labels,
 )
 from keras_wsal.datasets.synthetic import (
-    SyntheticDirections,
     THUMOS14_LIKE,
+    SyntheticDirections,
     make_synthetic_dataset,
     synthetic_directions,
 )

@@ -49,7 +49,7 @@ _PAPER = {
 }
 _DEFAULT = {
     "wsgn": Recipe("adam", 3e-4, 2000, None, 0.7, 0.0, 0.0),
-    "untrimmednet": Recipe("adam", 3e-4, 2000, None, 0.7, 0.5, 0.0),
+    "untrimmednet": Recipe("adam", 1e-3, 2000, None, 0.7, 0.5, 0.0),
     "wtalc": Recipe("adam", 3e-4, 2000, None, 0.7, 0.5, 0.0),
 }
 # The frame-supervised ceiling trains as WSGN does, without CASL (its frame labels say more); Naive

@@ -81,7 +81,7 @@ DEFAULT = {
     "wsgn": ("adam", 3e-4, 2000, None, 0.7, 0.0, 0.0),
     "naive": ("adam", 3e-4, 2000, None, 0.7, 0.0, 0.0),
     "supervised": ("adam", 3e-4, 2000, None, 0.7, 0.0, 0.0),
-    "untrimmednet-soft": ("adam", 3e-4, 2000, None, 0.7, 0.5, 0.0),
+    "untrimmednet-soft": ("adam", 1e-3, 2000, None, 0.7, 0.5, 0.0),
     "wtalc": ("adam", 3e-4, 2000, None, 0.7, 0.5, 0.0),
 }
 FIELDS = ("optimizer", "learning_rate", "steps", "epochs", "dropout", "casl", "validation_fraction")

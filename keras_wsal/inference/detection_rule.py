@@ -146,13 +146,20 @@ class DetectionRule:
     def for_model(cls, model, recipe: str = "default") -> DetectionRule:
         """The rule a model detects with: its measured default, or its paper's (`recipe="paper"`).
 
-        Default: W-TALC's rule for `WTALC` (its curve is raw logits), "default" otherwise. Paper:
+        Default: W-TALC's rule for `WTALC` (its curve is raw logits), "default" otherwise, with the
+        class scores from the video prediction for UntrimmedNet. Paper:
         UntrimmedNet's for soft selection (it needs attention), W-TALC's for `WTALC`, WSGN's for
         the rest (WSGN, Naive, Supervised, hard UntrimmedNet, which has no attention).
         """
         kind = _model_kind(model)
         if recipe == "default":
-            return cls.named("wtalc" if kind == "wtalc" else "default")
+            if kind == "wtalc":
+                return cls.named("wtalc")
+            if kind.startswith("untrimmednet"):
+                # UntrimmedNet's video prediction is a softmax over classes that measured a better
+                # class score than the curve's top-k mean (README, "Results").
+                return dataclasses.replace(cls.named("default"), class_score="video")
+            return cls.named("default")
         if recipe == "paper":
             return cls.named({"untrimmednet-soft": "untrimmednet", "wtalc": "wtalc"}.get(kind, "wsgn"))
         raise ValueError(f"unknown recipe {recipe!r}; expected 'default' or 'paper'")

@@ -84,6 +84,7 @@ def test_wtalc_rule_on_hand_built_logits():
 def test_each_model_gets_its_rule():
     wsgn, soft, hard, wtalc = WSGN(3, 4), UntrimmedNet(3, 4, mode="soft"), UntrimmedNet(3, 4, mode="hard"), WTALC(3, 4)
     assert [DetectionRule.for_model(m).name for m in (wsgn, soft, hard, wtalc)] == ["default"] * 3 + ["wtalc"]
+    assert [DetectionRule.for_model(m).class_score for m in (wsgn, soft, hard)] == ["top_k", "video", "video"]
     assert [DetectionRule.for_model(m, "paper").name for m in (wsgn, soft, hard, wtalc)] == [
         "wsgn", "untrimmednet", "wsgn", "wtalc",
     ]

@@ -26,7 +26,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from keras_wsal.inference.detection import THRESHOLD_MODES, PostProcessing, detect_segments
+from keras_wsal.inference.detection import (
+    THRESHOLD_MODES,
+    PostProcessing,
+    _check_thresholds,
+    detect_segments,
+)
 from keras_wsal.inference.recognition import check_selection, check_snippet_array
 
 CURVES = ("detection_scores", "snippet_scores")
@@ -78,8 +83,7 @@ class DetectionRule:
             raise ValueError(f"top_k_ratio must be in (0, 1]; got {self.top_k_ratio!r}")
         thresholds = (self.thresholds,) if isinstance(self.thresholds, (int, float)) else tuple(self.thresholds)
         object.__setattr__(self, "thresholds", tuple(float(t) for t in thresholds))
-        # Checks the thresholds against the mode (raises ValueError) on a one-snippet probe.
-        detect_segments(np.zeros((1, 1)), 1.0, ["probe"], thresholds=self.thresholds, relative=self.threshold_mode)
+        _check_thresholds(self.thresholds, self.threshold_mode != "absolute")
         if self.attention_threshold is not None and not math.isfinite(self.attention_threshold):
             raise ValueError(f"attention_threshold must be finite or None; got {self.attention_threshold!r}")
         if not isinstance(self.post, PostProcessing):
@@ -187,9 +191,7 @@ class DetectionRule:
         """The class scores `[C]` of step 2 (None for "video" when the outputs have no video scores)."""
         if self.class_score == "video":
             return None if outputs.video_scores is None else np.asarray(outputs.video_scores, dtype=np.float64)
-        curve = self.curve_of(outputs) if curve is None else curve
-        k = max(1, math.ceil(self.top_k_ratio * curve.shape[0]))
-        return np.sort(curve, axis=0)[-k:].mean(axis=0)
+        return top_k_class_scores(self.curve_of(outputs) if curve is None else curve, self.top_k_ratio)
 
     def detect(self, outputs, feature_fps: float, classes: Sequence[str]) -> list[dict]:
         """Segments of one video: `[{"label", "score", "segment": [start_s, end_s]}]`, best first."""
@@ -285,6 +287,13 @@ class _ArrayOutputs:
     snippet_scores: np.ndarray
     selection: np.ndarray | None
     detection_scores: np.ndarray
+
+
+def top_k_class_scores(curve: np.ndarray, ratio: float = 0.125) -> np.ndarray:
+    """`[C]`: per class, the mean of the `⌈ratio · T⌉` highest values of `curve` `[T, C]`."""
+    scores = np.asarray(curve, dtype=np.float64)
+    k = max(1, math.ceil(ratio * scores.shape[0]))
+    return np.sort(scores, axis=0)[-k:].mean(axis=0)
 
 
 def smooth_over_time(curve: np.ndarray, width: int) -> np.ndarray:

@@ -11,7 +11,6 @@ video's length) — and the round with the best score is the model that is kept.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,10 +19,11 @@ import numpy as np
 
 from keras_wsal._atomic import atomic_write_text
 from keras_wsal.errors import DataError
+from keras_wsal.evaluation.average_precision import mean_average_precision
+from keras_wsal.inference.detection_rule import top_k_class_scores
 
 BEST_WEIGHTS_FILE = "best.weights.h5"
 SELECTION_FILE = "selection.json"
-TOP_K_RATIO = 0.125
 
 
 def split_held_out(videos: Sequence[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -51,25 +51,14 @@ def split_held_out(videos: Sequence[str], fraction: float, seed: int) -> tuple[l
     )
 
 
-def top_k_class_scores(detection_scores: np.ndarray, ratio: float = TOP_K_RATIO) -> np.ndarray:
-    """`[C]`: per class, the mean of the `⌈ratio · T⌉` highest values of `detection_scores` `[T, C]`."""
-    scores = np.asarray(detection_scores, dtype=np.float64)
-    k = max(1, math.ceil(ratio * scores.shape[0]))
-    return np.sort(scores, axis=0)[-k:].mean(axis=0)
-
-
 def video_map(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Mean over classes with a positive video of the non-interpolated AP of `scores` `[N, C]`."""
-    aps = []
-    for c in range(labels.shape[1]):
-        positives = labels[:, c] > 0
-        if not positives.any():
-            continue
-        order = np.argsort(-scores[:, c], kind="stable")
-        hits = positives[order]
-        precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-        aps.append(float(precision[hits].mean()))
-    return float(np.mean(aps)) if aps else 0.0
+    """Mean over classes with a positive video of the non-interpolated AP of `scores` `[N, C]`
+    (`keras_wsal.evaluation`'s recognition AP); 0 when no class has a positive video."""
+    positives = np.asarray(labels) > 0
+    if not positives.any():
+        return 0.0
+    columns = [str(c) for c in range(positives.shape[1])]
+    return mean_average_precision("held-out videos", columns, np.asarray(scores, np.float64), positives).mAP
 
 
 class KeepBestOnHeldOut(keras.callbacks.Callback):

@@ -10,8 +10,9 @@ from keras_wsal.cli import main
 from keras_wsal.datasets import _schema, feature_dataset
 from keras_wsal.datasets.feature_dataset import FeatureDataset
 from keras_wsal.errors import DataError
+from keras_wsal.inference.detection_rule import top_k_class_scores
 from keras_wsal.training import TrainConfig, load_run_model, train
-from keras_wsal.training.held_out import split_held_out, top_k_class_scores, video_map
+from keras_wsal.training.held_out import split_held_out, video_map
 
 
 def test_split_is_seeded_disjoint_and_rounds():

@@ -53,7 +53,12 @@ ROWS = {
     "supervised": ("Supervised (frame labels)", "supervised", [], "default"),
     "naive-paper": ("Naive, --recipe paper", "naive", ["--recipe", "paper"], "paper"),
     "wsgn-paper": ("WSGN complete, --recipe paper", "wsgn", ["--recipe", "paper"], "paper"),
-    "unet-soft-paper": ("UntrimmedNet soft, --recipe paper", "untrimmednet-soft", ["--recipe", "paper"], "paper"),
+    "unet-soft-paper": (
+        "UntrimmedNet soft, --recipe paper",
+        "untrimmednet-soft",
+        ["--recipe", "paper"],
+        "paper",
+    ),
     "wtalc-paper": ("W-TALC, --recipe paper", "wtalc", ["--recipe", "paper"], "paper"),
 }
 
@@ -112,7 +117,19 @@ def run_job(data: str, row: str, run_dir: str, sweep: bool) -> dict:
 
     label, model_name, flags, rule_kind = ROWS[row]
     start = time.perf_counter()
-    argv = ["train", "--data", data, "--subset", "validation", "--model", model_name, "--out", run_dir, "--quiet", *flags]
+    argv = [
+        "train",
+        "--data",
+        data,
+        "--subset",
+        "validation",
+        "--model",
+        model_name,
+        "--out",
+        run_dir,
+        "--quiet",
+        *flags,
+    ]
     if cli(argv) != 0:
         raise RuntimeError(f"keras-wsal {' '.join(argv)} failed")
     train_seconds = time.perf_counter() - start
@@ -126,7 +143,9 @@ def run_job(data: str, row: str, run_dir: str, sweep: bool) -> dict:
         results = detection_results(found)
         scores = {}
         for protocol in protocols:
-            evaluation = evaluate_detection(truth, results, protocol=protocol, tiou_thresholds=TIOU, subset="test")
+            evaluation = evaluate_detection(
+                truth, results, protocol=protocol, tiou_thresholds=TIOU, subset="test"
+            )
             scores[protocol] = [float(m) for m in evaluation.mAP]
         return scores
 
@@ -134,7 +153,9 @@ def run_job(data: str, row: str, run_dir: str, sweep: bool) -> dict:
     result = {"row": row, "label": label, "rule": rule.name, "train_seconds": train_seconds}
     result.update(evaluate(rule))
     video_scores = {o.video: np.asarray(o.video_scores) for o in outputs}
-    recognition = evaluate_recognition(truth, recognition_results(video_scores, dataset.classes), subset="test")
+    recognition = evaluate_recognition(
+        truth, recognition_results(video_scores, dataset.classes), subset="test"
+    )
     result["video_mAP"] = float(recognition.mAP)
     selection = Path(run_dir) / "selection.json"
     result["selection"] = json.loads(selection.read_text()) if selection.exists() else None
@@ -146,7 +167,10 @@ def run_job(data: str, row: str, run_dir: str, sweep: bool) -> dict:
 
         latest = tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints"))
         tf.train.Checkpoint(model=model).restore(latest).expect_partial()
-        kept_outputs, outputs[:] = list(outputs), list(predict_videos(model, dataset, "test", batch_size=4))
+        kept_outputs, outputs[:] = (
+            list(outputs),
+            list(predict_videos(model, dataset, "test", batch_size=4)),
+        )
         result["last_checkpoint"] = evaluate(rule, ("activitynet",))["activitynet"]
         outputs[:] = kept_outputs
     if sweep:
@@ -179,7 +203,9 @@ def _spread(values: list[float]) -> str:
 
 
 def format_table(results: dict, rows: list[str], protocol: str) -> str:
-    header = f"{'model':34s} " + " ".join(f"{t:>9.1f}" for t in TIOU) + f" {'avg':>9s} {'video mAP':>9s}"
+    header = (
+        f"{'model':34s} " + " ".join(f"{t:>9.1f}" for t in TIOU) + f" {'avg':>9s} {'video mAP':>9s}"
+    )
     lines = [header, "-" * len(header)]
     for row in rows:
         runs = results.get(row, [])
@@ -188,13 +214,20 @@ def format_table(results: dict, rows: list[str], protocol: str) -> str:
         cells = [_spread([r[protocol][i] for r in runs]) for i in range(len(TIOU))]
         average = _spread([sum(r[protocol]) / len(TIOU) for r in runs])
         video = _spread([r["video_mAP"] for r in runs])
-        lines.append(f"{ROWS[row][0]:34s} " + " ".join(f"{c:>9s}" for c in cells) + f" {average:>9s} {video:>9s}")
+        lines.append(
+            f"{ROWS[row][0]:34s} "
+            + " ".join(f"{c:>9s}" for c in cells)
+            + f" {average:>9s} {video:>9s}"
+        )
     return "\n".join(lines)
 
 
 def format_sweep(results: dict, rows: list[str]) -> str:
     at = TIOU.index(0.5)
-    lines = [f"{'model':34s} {'default':>9s} {'best variant':>30s} {'best':>9s} {'gap':>6s}", "-" * 93]
+    lines = [
+        f"{'model':34s} {'default':>9s} {'best variant':>30s} {'best':>9s} {'gap':>6s}",
+        "-" * 93,
+    ]
     for row in rows:
         runs = [r for r in results.get(row, []) if "sweep" in r]
         if not runs:
@@ -232,10 +265,14 @@ def main(argv=None) -> int:
     job.add_argument("--sweep", action="store_true")
     parser.add_argument("--out", default="bench_quality", help="data, runs and results.json")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated among {list(ROWS)}")
+    parser.add_argument(
+        "--rows", default=",".join(ROWS), help=f"comma-separated among {list(ROWS)}"
+    )
     parser.add_argument("--feature-dim", type=int, default=256)
     parser.add_argument("--jobs", type=int, default=2, help="rows trained at once")
-    parser.add_argument("--sweep-seeds", default="0", help="seeds whose default rows are swept ('' for none)")
+    parser.add_argument(
+        "--sweep-seeds", default="0", help="seeds whose default rows are swept ('' for none)"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "job":
@@ -264,13 +301,31 @@ def main(argv=None) -> int:
             seed, row = pending.pop(0)
             run = out / "runs" / f"seed{seed}" / row
             if (run / "bench_result.json").exists():
-                results.setdefault(row, []).append(json.loads((run / "bench_result.json").read_text()))
+                results.setdefault(row, []).append(
+                    json.loads((run / "bench_result.json").read_text())
+                )
                 continue
-            command = [sys.executable, __file__, "job", "--data", str(data[seed]), "--row", row, "--run", str(run)]
+            command = [
+                sys.executable,
+                __file__,
+                "job",
+                "--data",
+                str(data[seed]),
+                "--row",
+                row,
+                "--run",
+                str(run),
+            ]
             if str(seed) in args.sweep_seeds.split(",") and ROWS[row][3] == "default":
                 command.append("--sweep")
             log = open(out / f"job_seed{seed}_{row}.log", "w")  # noqa: SIM115 (closed with the process)
-            running.append((subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), seed, row))
+            running.append(
+                (
+                    subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT),
+                    seed,
+                    row,
+                )
+            )
         time.sleep(1)
         for process, seed, row in list(running):
             if process.poll() is None:
@@ -278,7 +333,9 @@ def main(argv=None) -> int:
             running.remove((process, seed, row))
             run = out / "runs" / f"seed{seed}" / row
             if process.returncode != 0:
-                print(f"  {row} seed {seed}: FAILED (see {out}/job_seed{seed}_{row}.log)", flush=True)
+                print(
+                    f"  {row} seed {seed}: FAILED (see {out}/job_seed{seed}_{row}.log)", flush=True
+                )
                 continue
             result = json.loads((run / "bench_result.json").read_text())
             results.setdefault(row, []).append(result)
@@ -289,11 +346,17 @@ def main(argv=None) -> int:
             )
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     for protocol in ("activitynet", "thumos14"):
-        print(f"\nDetection mAP (%) at tIoU, {protocol} protocol, and video-level mAP (%); mean ± half range over seeds {seeds}:\n")
+        print(
+            f"\nDetection mAP (%) at tIoU, {protocol} protocol, and video-level mAP (%); mean ± half range over seeds {seeds}:\n"
+        )
         print(format_table(results, rows, protocol))
-    print("\nDetection settings: each default row's rule against one-setting variants, mAP@0.5 (%), ActivityNet protocol:\n")
+    print(
+        "\nDetection settings: each default row's rule against one-setting variants, mAP@0.5 (%), ActivityNet protocol:\n"
+    )
     print(format_sweep(results, rows))
-    print("\nThe stopping rule: mAP@0.5 (%) of the kept (best held-out) round against the last round:\n")
+    print(
+        "\nThe stopping rule: mAP@0.5 (%) of the kept (best held-out) round against the last round:\n"
+    )
     print(format_stopping(results, rows))
     print(f"\n{time.perf_counter() - started:.0f} s in all")
     return 0

@@ -76,16 +76,26 @@ def train_small_run(out: Path, epochs: int) -> tuple[Path, Path]:
         make_synthetic_dataset(data, num_classes=4, subsets={"validation": 24, "test": 6}, seed=0)
     run = out / "runs" / "wsgn"
     config = TrainConfig(
-        data=str(data), subset="validation", model="wsgn", out=str(run), epochs=epochs, batch_size=8, learning_rate=1e-3
+        data=str(data),
+        subset="validation",
+        model="wsgn",
+        out=str(run),
+        epochs=epochs,
+        batch_size=8,
+        learning_rate=1e-3,
     )
     train(config, verbose=0)
     return run, data
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", default="serve_output")
-    parser.add_argument("--run", default=None, help="a run folder of `keras-wsal train` (default: train one)")
+    parser.add_argument(
+        "--run", default=None, help="a run folder of `keras-wsal train` (default: train one)"
+    )
     parser.add_argument("--data", default=None, help="the dataset of --run (for a test video)")
     parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args(argv)
@@ -119,7 +129,8 @@ def main(argv=None) -> int:
 
     response_path = out / "response.json"
     subprocess.run(
-        [sys.executable, "-c", CLIENT, str(version_dir), str(request_path), str(response_path)], check=True
+        [sys.executable, "-c", CLIENT, str(version_dir), str(request_path), str(response_path)],
+        check=True,
     )
     response = json.loads(response_path.read_text())
     prediction = response["predictions"][0]
@@ -128,7 +139,9 @@ def main(argv=None) -> int:
 
     model, _ = load_run_model(run)
     expected = next(o for o in predict_videos(model, dataset, "test") if o.video == video)
-    np.testing.assert_allclose(prediction["video_scores"], expected.video_scores, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        prediction["video_scores"], expected.video_scores, rtol=1e-4, atol=1e-6
+    )
     print("   video_scores equal keras_wsal's own outputs.")
     return 0
 

@@ -22,10 +22,16 @@ from keras_wsal import ablation
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", default="ablation_output")
-    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
-    parser.add_argument("--videos", type=int, default=ablation.DemoSettings.train_videos, help="training videos")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="training steps (default: the recipe's)"
+    )
+    parser.add_argument(
+        "--videos", type=int, default=ablation.DemoSettings.train_videos, help="training videos"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variants", default="all", help="comma-separated names, or 'all'")
     parser.add_argument("--plots", type=int, default=2)

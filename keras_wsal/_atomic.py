@@ -21,9 +21,13 @@ def atomic_output(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    descriptor, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
     try:
-        with os.fdopen(descriptor, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+        with os.fdopen(
+            descriptor, mode, **({} if "b" in mode else {"encoding": "utf-8"})
+        ) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

@@ -157,14 +157,20 @@ def make_demo_dataset(root: str | Path, settings: DemoSettings = DemoSettings())
         except DataError:
             existing = None
         synthetic = existing.meta.get("synthetic", {}) if existing else {}
-        if synthetic.get("seed") == settings.seed and synthetic.get("subsets") == subsets and len(
-            existing.classes
-        ) == settings.num_classes:
+        if (
+            synthetic.get("seed") == settings.seed
+            and synthetic.get("subsets") == subsets
+            and len(existing.classes) == settings.num_classes
+        ):
             return existing
-    return make_synthetic_dataset(root, num_classes=settings.num_classes, subsets=subsets, seed=settings.seed)
+    return make_synthetic_dataset(
+        root, num_classes=settings.num_classes, subsets=subsets, seed=settings.seed
+    )
 
 
-def run_demo_variant(name: str, out: str | Path, settings: DemoSettings = DemoSettings(), plots: int = 0, verbose=0):
+def run_demo_variant(
+    name: str, out: str | Path, settings: DemoSettings = DemoSettings(), plots: int = 0, verbose=0
+):
     """`run_variant` on the demo dataset in `out/dataset`, runs in `out/runs`."""
     out = Path(out)
     return run_variant(
@@ -182,12 +188,22 @@ def format_table(results: Sequence[VariantResult], tiou: Sequence[float] = TIOU)
     """A text table: one row per variant, mAP (%) per tIoU, their mean and the video mAP (%)."""
     header = ["Method", *(f"{t:.1f}" for t in tiou), "avg", "video mAP"]
     rows = [
-        [r.name, *(f"{100 * m:.1f}" for m in r.mAP), f"{100 * r.average_mAP:.1f}", f"{100 * r.video_mAP:.1f}"]
+        [
+            r.name,
+            *(f"{100 * m:.1f}" for m in r.mAP),
+            f"{100 * r.average_mAP:.1f}",
+            f"{100 * r.video_mAP:.1f}",
+        ]
         for r in results
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
-             for row in [header, *rows]]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in [header, *rows]
+    ]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
 

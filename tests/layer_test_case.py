@@ -28,9 +28,9 @@ def backend_gradient(function, *arrays):
         import jax
         import jax.numpy as jnp
 
-        grads = jax.grad(lambda *a: jnp.sum(function(*a).astype("float32")), argnums=tuple(range(len(arrays))))(
-            *arrays
-        )
+        grads = jax.grad(
+            lambda *a: jnp.sum(function(*a).astype("float32")), argnums=tuple(range(len(arrays)))
+        )(*arrays)
         return [np.asarray(g) for g in grads]
     if backend == "torch":
         import torch
@@ -89,7 +89,9 @@ def run_layer_test(
     # Eager call, with and without a mask; output shape as expected and computed.
     eager = _to_numpy(layer(layer_input, mask=mask))
     expected_shapes = (
-        expected_output_shape if isinstance(expected_output_shape, list) else [expected_output_shape]
+        expected_output_shape
+        if isinstance(expected_output_shape, list)
+        else [expected_output_shape]
     )
     assert [tuple(e.shape) for e in eager] == [tuple(s) for s in expected_shapes]
     assert all(np.all(np.isfinite(e)) for e in eager)
@@ -144,7 +146,9 @@ def run_layer_test(
     assert np.isfinite(history.history["loss"][0])
     after = [ops.convert_to_numpy(w) for w in trainer.trainable_weights]
     if before:
-        assert any(not np.array_equal(b, a) for b, a in zip(before, after, strict=True)), "no weight was updated"
+        assert any(not np.array_equal(b, a) for b, a in zip(before, after, strict=True)), (
+            "no weight was updated"
+        )
     return reference
 
 

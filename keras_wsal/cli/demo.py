@@ -28,9 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS, help="comma-separated, or 'all'")
     parser.add_argument(
-        "--steps", type=positive_int, default=None, help="training steps per variant (default: the recipe's)"
+        "--steps",
+        type=positive_int,
+        default=None,
+        help="training steps per variant (default: the recipe's)",
     )
-    parser.add_argument("--videos", type=positive_int, default=None, help="training videos (test: a third)")
+    parser.add_argument(
+        "--videos", type=positive_int, default=None, help="training videos (test: a third)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plots", type=int, default=2, help="test videos to draw per variant")
 
@@ -42,18 +47,24 @@ def run(args) -> int:
     from keras_wsal import ablation
     from keras_wsal.errors import DataError
 
-    names = list(ablation.VARIANTS) if args.variants == "all" else [
-        v.strip() for v in args.variants.split(",") if v.strip()
-    ]
+    names = (
+        list(ablation.VARIANTS)
+        if args.variants == "all"
+        else [v.strip() for v in args.variants.split(",") if v.strip()]
+    )
     unknown = [v for v in names if v not in ablation.VARIANTS]
     if unknown or not names:
-        raise DataError(f"--variants: unknown {unknown}; choose among {list(ablation.VARIANTS)} or 'all'")
+        raise DataError(
+            f"--variants: unknown {unknown}; choose among {list(ablation.VARIANTS)} or 'all'"
+        )
     out = Path(args.out)
     settings = dataclasses.replace(ablation.DemoSettings(), seed=args.seed)
     if args.steps is not None:
         settings = dataclasses.replace(settings, steps=args.steps)
     if args.videos is not None:
-        settings = dataclasses.replace(settings, train_videos=args.videos, test_videos=max(2, args.videos // 3))
+        settings = dataclasses.replace(
+            settings, train_videos=args.videos, test_videos=max(2, args.videos // 3)
+        )
     print(f"writing the synthetic dataset to {out / 'dataset'}", flush=True)
     dataset = ablation.make_demo_dataset(out / "dataset", settings)
     print(

@@ -50,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--data", required=True, help="the dataset folder")
     parser.add_argument("--subset", required=True, help="the subset to detect on (e.g. test)")
-    parser.add_argument("--model", required=True, help="a run folder of `keras-wsal train` or a .keras file")
+    parser.add_argument(
+        "--model", required=True, help="a run folder of `keras-wsal train` or a .keras file"
+    )
     parser.add_argument("--out", required=True, help="the result JSON to write")
     parser.add_argument(
         "--rule",
@@ -58,24 +60,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="default",
         help="the model's measured default, its paper's rule, or a rule by name (default: default)",
     )
-    parser.add_argument("--thresholds", type=float_list, default=None, help="e.g. 0.5 or 0.3,0.5,0.7")
+    parser.add_argument(
+        "--thresholds", type=float_list, default=None, help="e.g. 0.5 or 0.3,0.5,0.7"
+    )
     parser.add_argument(
         "--threshold-mode",
         choices=THRESHOLD_MODES,
         default=None,
         help="absolute, relative (θ × the class maximum) or range (min + θ (max − min))",
     )
-    parser.add_argument("--smoothing", type=positive_int, default=None, help="moving-average width (odd)")
-    parser.add_argument("--class-score", choices=CLASS_SCORES, default=None, help="what chooses classes")
-    parser.add_argument("--class-threshold", type=float, default=None, help="class score to localise a class")
+    parser.add_argument(
+        "--smoothing", type=positive_int, default=None, help="moving-average width (odd)"
+    )
+    parser.add_argument(
+        "--class-score", choices=CLASS_SCORES, default=None, help="what chooses classes"
+    )
+    parser.add_argument(
+        "--class-threshold", type=float, default=None, help="class score to localise a class"
+    )
     parser.add_argument("--class-top-k", type=positive_int, default=None)
     parser.add_argument("--min-duration", type=non_negative_float, default=None, help="seconds")
     parser.add_argument("--segment-score", choices=SEGMENT_SCORES, default=None)
     parser.add_argument("--video-score-fusion", choices=VIDEO_SCORE_FUSIONS, default=None)
-    parser.add_argument("--nms", type=non_negative_float, default=None, help="tIoU threshold of temporal NMS")
-    parser.add_argument("--max-detections", type=positive_int, default=None, help="segments per video")
+    parser.add_argument(
+        "--nms", type=non_negative_float, default=None, help="tIoU threshold of temporal NMS"
+    )
+    parser.add_argument(
+        "--max-detections", type=positive_int, default=None, help="segments per video"
+    )
     parser.add_argument("--batch-size", type=positive_int, default=1)
-    parser.add_argument("--save-snippets", metavar="DIR", default=None, help="also write DIR/VIDEO.npz")
+    parser.add_argument(
+        "--save-snippets", metavar="DIR", default=None, help="also write DIR/VIDEO.npz"
+    )
 
 
 def rule_from_args(args, model):
@@ -88,7 +104,11 @@ def rule_from_args(args, model):
             rule = DetectionRule.for_model(model, args.rule)
         else:
             rule = DetectionRule.named(args.rule)
-        changes = {field: getattr(args, option) for option, field in _OVERRIDES.items() if getattr(args, option) is not None}
+        changes = {
+            field: getattr(args, option)
+            for option, field in _OVERRIDES.items()
+            if getattr(args, option) is not None
+        }
         return rule.replace(**changes) if changes else rule
     except ValueError as error:
         raise DataError(f"detection options: {error}") from None
@@ -106,7 +126,9 @@ def run(args) -> int:
     dataset = FeatureDataset(args.data)
     model, classes = load_run_model(args.model)
     if classes is not None and list(classes) != list(dataset.classes):
-        raise DataError(f"the model was trained on classes {classes}, dataset {args.data} has {dataset.classes}")
+        raise DataError(
+            f"the model was trained on classes {classes}, dataset {args.data} has {dataset.classes}"
+        )
     rule = rule_from_args(args, model)
     detections = {}
     for outputs in predict_videos(model, dataset, args.subset, batch_size=args.batch_size):

@@ -29,7 +29,9 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "run", metavar="RUN", help="a run folder of `keras-wsal train` (or train_end_to_end), or a .keras file"
+        "run",
+        metavar="RUN",
+        help="a run folder of `keras-wsal train` (or train_end_to_end), or a .keras file",
     )
     parser.add_argument(
         "--out", required=True, help="the model's base folder, e.g. saved_models/NAME"

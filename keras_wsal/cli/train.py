@@ -39,21 +39,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=positive_int, default=None, help="default: the recipe's")
-    length.add_argument("--steps", type=positive_int, default=None, help="training steps; default: the recipe's")
-    parser.add_argument("--batch-size", type=positive_int, default=10, help="global batch size (videos)")
+    length.add_argument(
+        "--steps", type=positive_int, default=None, help="training steps; default: the recipe's"
+    )
     parser.add_argument(
-        "--max-length", type=optional_length, default=750, help="snippets per training video (none = all)"
+        "--batch-size", type=positive_int, default=10, help="global batch size (videos)"
+    )
+    parser.add_argument(
+        "--max-length",
+        type=optional_length,
+        default=750,
+        help="snippets per training video (none = all)",
     )
     parser.add_argument("--precision", choices=PRECISIONS, default="float32")
     parser.add_argument("--norms", default="zloc,gloc,sloc", help="WSGN's frame selection subset")
     parser.add_argument(
-        "--casl", type=non_negative_float, default=None, help="CASL loss weight (0 = off); default: the recipe's"
+        "--casl",
+        type=non_negative_float,
+        default=None,
+        help="CASL loss weight (0 = off); default: the recipe's",
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="default: the recipe's")
+    parser.add_argument(
+        "--optimizer", choices=OPTIMIZERS, default=None, help="default: the recipe's"
+    )
     parser.add_argument("--learning-rate", type=float, default=None, help="default: the recipe's")
     parser.add_argument("--weight-decay", type=non_negative_float, default=5e-4)
-    parser.add_argument("--dropout", type=non_negative_float, default=None, help="default: the recipe's")
+    parser.add_argument(
+        "--dropout", type=non_negative_float, default=None, help="default: the recipe's"
+    )
     parser.add_argument(
         "--validation-fraction",
         type=non_negative_float,
@@ -62,15 +76,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(0 = keep the last); default: the recipe's",
     )
     parser.add_argument(
-        "--fusion", choices=("late", "concat"), default=None, help="two-stream fusion (default: the model's)"
+        "--fusion",
+        choices=("late", "concat"),
+        default=None,
+        help="two-stream fusion (default: the model's)",
     )
-    parser.add_argument("--k-ratio", type=float, default=None, help="UntrimmedNet hard: top-k fraction")
-    parser.add_argument("--checkpoint-every", type=positive_int, default=None, help="steps (default: 1 epoch)")
+    parser.add_argument(
+        "--k-ratio", type=float, default=None, help="UntrimmedNet hard: top-k fraction"
+    )
+    parser.add_argument(
+        "--checkpoint-every", type=positive_int, default=None, help="steps (default: 1 epoch)"
+    )
     parser.add_argument("--strategy", choices=STRATEGIES, default="auto")
     parser.add_argument(
-        "--jit-compile", choices=("auto", "on", "off"), default="auto", help="XLA for the train step"
+        "--jit-compile",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="XLA for the train step",
     )
-    parser.add_argument("--skip-bad", action="store_true", help="skip videos with bad feature files")
+    parser.add_argument(
+        "--skip-bad", action="store_true", help="skip videos with bad feature files"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -121,6 +147,12 @@ def run(args) -> int:
         flush=True,
     )
     result = train(config, verbose=0 if args.quiet else "auto")
-    chosen = f"; kept round {result.selection['round']} (held-out video mAP {100 * result.selection['held_out_mAP']:.1f} %)" if result.selection else ""
-    print(f"trained {config.model} for {result.steps} steps{chosen}; model: {result.run_dir / 'model.keras'}")
+    chosen = (
+        f"; kept round {result.selection['round']} (held-out video mAP {100 * result.selection['held_out_mAP']:.1f} %)"
+        if result.selection
+        else ""
+    )
+    print(
+        f"trained {config.model} for {result.steps} steps{chosen}; model: {result.run_dir / 'model.keras'}"
+    )
     return 0

@@ -16,7 +16,10 @@ from keras_wsal.errors import DataError
 
 
 def frame_labels(
-    segments: Sequence[tuple[str, float, float]], classes: Sequence[str], num_snippets: int, feature_fps: float
+    segments: Sequence[tuple[str, float, float]],
+    classes: Sequence[str],
+    num_snippets: int,
+    feature_fps: float,
 ) -> np.ndarray:
     """float32 `[T, C]`: 1 where snippet t's centre `(t + 0.5) / feature_fps` lies in `[start, end)`
     of a segment of class c. Labels not in `classes` (e.g. "Ambiguous") are ignored."""
@@ -42,7 +45,9 @@ def loader_with_frame_labels(
     for segment in dataset.ground_truth():
         if segment.video in by_video:
             by_video[segment.video].append((segment.label, segment.start, segment.end))
-    missing = [v for v, segments in by_video.items() if not any(s[0] in dataset.classes for s in segments)]
+    missing = [
+        v for v, segments in by_video.items() if not any(s[0] in dataset.classes for s in segments)
+    ]
     if len(missing) == len(by_video):
         raise DataError(
             f"{dataset.root / 'annotations.json'}: frame supervision needs annotated segments, and "

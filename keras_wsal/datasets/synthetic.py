@@ -530,7 +530,11 @@ def make_synthetic_dataset(
             f"min_length={min_length}, max_length={max_length}"
         )
     num_classes = len(classes)
-    groups = [c // scene_size for c in range(num_classes)] if scene_groups is None else list(scene_groups)
+    groups = (
+        [c // scene_size for c in range(num_classes)]
+        if scene_groups is None
+        else list(scene_groups)
+    )
     if len(groups) != num_classes or any(
         isinstance(g, bool) or not isinstance(g, int) or g < 0 for g in groups
     ):
@@ -541,7 +545,9 @@ def make_synthetic_dataset(
         raise ValueError(f"evidence_peak must be > 0 or None, got {evidence_peak}")
     low, high = instance_strength
     if not 0.0 < low <= high:
-        raise ValueError(f"instance_strength must be (lo, hi) with 0 < lo <= hi, got {instance_strength}")
+        raise ValueError(
+            f"instance_strength must be (lo, hi) with 0 < lo <= hi, got {instance_strength}"
+        )
     for name, value in (
         ("evidence_floor", evidence_floor),
         ("lookalike_rate", lookalike_rate),
@@ -553,7 +559,11 @@ def make_synthetic_dataset(
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
     plans, database = {}, {}
-    videos = [(subset, i, f"video_{subset}_{i + 1:05d}") for subset, n in subsets.items() for i in range(n)]
+    videos = [
+        (subset, i, f"video_{subset}_{i + 1:05d}")
+        for subset, n in subsets.items()
+        for i in range(n)
+    ]
     orders = {}
     for number, (subset, index, video) in enumerate(videos):
         rng = np.random.default_rng([seed, 1, number])
@@ -579,8 +589,14 @@ def make_synthetic_dataset(
         )
         if lookalike_rate > 0 or motion_rate > 0:
             events = _background_events(
-                rng, plan.instances, plan.num_snippets, feature_fps, num_classes, groups,
-                lookalike_rate, motion_rate,
+                rng,
+                plan.instances,
+                plan.num_snippets,
+                feature_fps,
+                num_classes,
+                groups,
+                lookalike_rate,
+                motion_rate,
             )
             plan = dataclasses.replace(plan, events=events)
         plans[video] = (number, plan)
@@ -606,7 +622,12 @@ def make_synthetic_dataset(
         rng = np.random.default_rng([seed, 2, number])
         realism = np.random.default_rng([seed, 4, number])
         amplitude, presence = _amplitudes(
-            plan, num_classes, boundary_width, realism, evidence_peak, evidence_floor,
+            plan,
+            num_classes,
+            boundary_width,
+            realism,
+            evidence_peak,
+            evidence_floor,
             instance_strength,
         )
         event_evidence, event_presence = _event_amplitudes(plan, num_classes, boundary_width)
@@ -626,7 +647,9 @@ def make_synthetic_dataset(
                 features[stream] += class_signal * lookalike_strength * event_evidence @ evidence
                 features[stream] += actionness_signal * event_presence[:, None] * d.actionness
             if video_offset:
-                offset = realism.standard_normal(feature_dim) * video_offset / math.sqrt(feature_dim)
+                offset = (
+                    realism.standard_normal(feature_dim) * video_offset / math.sqrt(feature_dim)
+                )
                 features[stream] += offset
         return features
 

@@ -144,9 +144,15 @@ class DetectionSettings:
         from keras_wsal.inference import DetectionRule
 
         try:
-            named = DetectionRule.for_model(model, "paper") if rule == "auto" else DetectionRule.named(rule)
+            named = (
+                DetectionRule.for_model(model, "paper")
+                if rule == "auto"
+                else DetectionRule.named(rule)
+            )
             if named.name not in RULES:
-                raise ValueError(f"the exported graph computes the rules {RULES}; got {named.name!r}")
+                raise ValueError(
+                    f"the exported graph computes the rules {RULES}; got {named.name!r}"
+                )
             return cls(
                 rule=named.name,
                 feature_fps=feature_fps,

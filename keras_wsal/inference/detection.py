@@ -106,9 +106,13 @@ class PostProcessing:
             if (value is not None or name == "min_snippets") and (
                 isinstance(value, bool) or not isinstance(value, int) or value < 1
             ):
-                raise ValueError(f"{name} must be an int >= 1{' or None' if name == 'max_detections' else ''}; got {value!r}")
+                raise ValueError(
+                    f"{name} must be an int >= 1{' or None' if name == 'max_detections' else ''}; got {value!r}"
+                )
         if not math.isfinite(self.video_score_weight):
-            raise ValueError(f"video_score_weight must be a finite number; got {self.video_score_weight!r}")
+            raise ValueError(
+                f"video_score_weight must be a finite number; got {self.video_score_weight!r}"
+            )
 
 
 def select_classes(
@@ -320,7 +324,9 @@ def _threshold_mode(relative: bool | str) -> str:
     if relative is True or relative is False:
         return "relative" if relative else "absolute"
     if relative not in THRESHOLD_MODES:
-        raise ValueError(f"relative must be True, False or one of {THRESHOLD_MODES}; got {relative!r}")
+        raise ValueError(
+            f"relative must be True, False or one of {THRESHOLD_MODES}; got {relative!r}"
+        )
     return relative
 
 

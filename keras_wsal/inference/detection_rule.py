@@ -76,16 +76,29 @@ class DetectionRule:
         if self.class_score not in CLASS_SCORES:
             raise ValueError(f"class_score must be one of {CLASS_SCORES}; got {self.class_score!r}")
         if self.threshold_mode not in THRESHOLD_MODES:
-            raise ValueError(f"threshold_mode must be one of {THRESHOLD_MODES}; got {self.threshold_mode!r}")
-        if isinstance(self.smoothing, bool) or not isinstance(self.smoothing, int) or self.smoothing < 1 or self.smoothing % 2 == 0:
+            raise ValueError(
+                f"threshold_mode must be one of {THRESHOLD_MODES}; got {self.threshold_mode!r}"
+            )
+        if (
+            isinstance(self.smoothing, bool)
+            or not isinstance(self.smoothing, int)
+            or self.smoothing < 1
+            or self.smoothing % 2 == 0
+        ):
             raise ValueError(f"smoothing must be an odd int >= 1; got {self.smoothing!r}")
         if not (isinstance(self.top_k_ratio, (int, float)) and 0 < self.top_k_ratio <= 1):
             raise ValueError(f"top_k_ratio must be in (0, 1]; got {self.top_k_ratio!r}")
-        thresholds = (self.thresholds,) if isinstance(self.thresholds, (int, float)) else tuple(self.thresholds)
+        thresholds = (
+            (self.thresholds,)
+            if isinstance(self.thresholds, (int, float))
+            else tuple(self.thresholds)
+        )
         object.__setattr__(self, "thresholds", tuple(float(t) for t in thresholds))
         _check_thresholds(self.thresholds, self.threshold_mode != "absolute")
         if self.attention_threshold is not None and not math.isfinite(self.attention_threshold):
-            raise ValueError(f"attention_threshold must be finite or None; got {self.attention_threshold!r}")
+            raise ValueError(
+                f"attention_threshold must be finite or None; got {self.attention_threshold!r}"
+            )
         if not isinstance(self.post, PostProcessing):
             raise ValueError(f"post must be a PostProcessing; got {type(self.post).__name__}")
 
@@ -165,7 +178,9 @@ class DetectionRule:
                 return dataclasses.replace(cls.named("default"), class_score="video")
             return cls.named("default")
         if recipe == "paper":
-            return cls.named({"untrimmednet-soft": "untrimmednet", "wtalc": "wtalc"}.get(kind, "wsgn"))
+            return cls.named(
+                {"untrimmednet-soft": "untrimmednet", "wtalc": "wtalc"}.get(kind, "wsgn")
+            )
         raise ValueError(f"unknown recipe {recipe!r}; expected 'default' or 'paper'")
 
     def replace(self, **changes) -> DetectionRule:
@@ -190,8 +205,14 @@ class DetectionRule:
     def class_scores(self, outputs, curve: np.ndarray | None = None) -> np.ndarray | None:
         """The class scores `[C]` of step 2 (None for "video" when the outputs have no video scores)."""
         if self.class_score == "video":
-            return None if outputs.video_scores is None else np.asarray(outputs.video_scores, dtype=np.float64)
-        return top_k_class_scores(self.curve_of(outputs) if curve is None else curve, self.top_k_ratio)
+            return (
+                None
+                if outputs.video_scores is None
+                else np.asarray(outputs.video_scores, dtype=np.float64)
+            )
+        return top_k_class_scores(
+            self.curve_of(outputs) if curve is None else curve, self.top_k_ratio
+        )
 
     def detect(self, outputs, feature_fps: float, classes: Sequence[str]) -> list[dict]:
         """Segments of one video: `[{"label", "score", "segment": [start_s, end_s]}]`, best first."""
@@ -199,7 +220,10 @@ class DetectionRule:
         curve = smooth_over_time(curve, self.smoothing)
         eligible = None
         if self.attention_threshold is not None:
-            eligible = check_selection(outputs.selection, curve.shape, outputs.video) >= self.attention_threshold
+            eligible = (
+                check_selection(outputs.selection, curve.shape, outputs.video)
+                >= self.attention_threshold
+            )
         return detect_segments(
             curve,
             feature_fps,
@@ -242,7 +266,9 @@ def untrimmednet_detections(
     if score_threshold is not None:
         changes["thresholds"] = score_threshold
     return dataclasses.replace(rule, **changes).detect(
-        _ArrayOutputs(video, video_scores, snippet_scores, selection, snippet_scores), feature_fps, classes
+        _ArrayOutputs(video, video_scores, snippet_scores, selection, snippet_scores),
+        feature_fps,
+        classes,
     )
 
 
@@ -274,7 +300,9 @@ def wsgn_detections(
     if relative is not None:
         changes["threshold_mode"] = "relative" if relative else "absolute"
     return dataclasses.replace(rule, **changes).detect(
-        _ArrayOutputs(video, video_scores, detection_scores, None, detection_scores), feature_fps, classes
+        _ArrayOutputs(video, video_scores, detection_scores, None, detection_scores),
+        feature_fps,
+        classes,
     )
 
 
@@ -307,7 +335,7 @@ def smooth_over_time(curve: np.ndarray, width: int) -> np.ndarray:
 
 
 def _model_kind(model) -> str:
-    """"wtalc", "untrimmednet-soft" / "-hard" (UntrimmedNet on features or with its backbone,
+    """ "wtalc", "untrimmednet-soft" / "-hard" (UntrimmedNet on features or with its backbone,
     by its selection `mode`), or "wsgn" (WSGN, Naive, Supervised)."""
     from keras_wsal.models import WTALC
 

@@ -38,7 +38,9 @@ def predict_videos(model, dataset, subset: str, batch_size: int = 1) -> Iterator
     check_model_matches_dataset(model, dataset)
     videos = dataset.videos(subset)
     for inputs, indices in make_inference_dataset(dataset, subset, batch_size=batch_size):
-        outputs = {k: np.asarray(v) for k, v in model.snippet_outputs(inputs, training=False).items()}
+        outputs = {
+            k: np.asarray(v) for k, v in model.snippet_outputs(inputs, training=False).items()
+        }
         lengths = np.asarray(inputs["mask"]).sum(axis=1)
         for row, index in enumerate(np.asarray(indices)):
             length = int(lengths[row])

@@ -101,8 +101,12 @@ class AttentionSelect(keras.layers.Layer):
 
     def attention(self, features, mask=None):
         """Attention weights x̄^s `[batch, time]` in float32 (eq. 2)."""
-        selection_scores = ops.matmul(ops.cast(features, "float32"), ops.cast(self.kernel, "float32"))
-        return masked_softmax_over_time(selection_scores, float_mask(mask, selection_scores))[..., 0]
+        selection_scores = ops.matmul(
+            ops.cast(features, "float32"), ops.cast(self.kernel, "float32")
+        )
+        return masked_softmax_over_time(selection_scores, float_mask(mask, selection_scores))[
+            ..., 0
+        ]
 
     def call(self, inputs, mask=None):
         features, probabilities = inputs

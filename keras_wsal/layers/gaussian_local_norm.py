@@ -44,7 +44,9 @@ class GaussianLocalNorm(TemporalNormalization):
     def __init__(self, epsilon: float = 1e-6, **kwargs):
         super().__init__(**kwargs)
         if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
-            raise ValueError(f"GaussianLocalNorm: `epsilon` must be > 0; received epsilon={epsilon!r}.")
+            raise ValueError(
+                f"GaussianLocalNorm: `epsilon` must be > 0; received epsilon={epsilon!r}."
+            )
         self.epsilon = float(epsilon)
 
     def normalize(self, scores, valid):

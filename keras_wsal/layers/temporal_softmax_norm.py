@@ -52,7 +52,9 @@ class TemporalSoftmaxNorm(TemporalNormalization):
     def __init__(self, sum_to: str = "length", **kwargs):
         super().__init__(**kwargs)
         if sum_to not in SUMS:
-            raise ValueError(f"TemporalSoftmaxNorm: `sum_to` must be one of {SUMS}; received {sum_to!r}.")
+            raise ValueError(
+                f"TemporalSoftmaxNorm: `sum_to` must be one of {SUMS}; received {sum_to!r}."
+            )
         self.sum_to = sum_to
 
     def normalize(self, scores, valid):

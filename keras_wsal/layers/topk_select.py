@@ -73,7 +73,9 @@ class TopKSelect(keras.layers.Layer):
             or not 0.0 < float(k_ratio) <= 1.0
             or math.isnan(k_ratio)
         ):
-            raise ValueError(f"TopKSelect: `k_ratio` must be in (0, 1]; received k_ratio={k_ratio!r}.")
+            raise ValueError(
+                f"TopKSelect: `k_ratio` must be in (0, 1]; received k_ratio={k_ratio!r}."
+            )
         self.k = k
         self.k_ratio = None if k_ratio is None else float(k_ratio)
         self.supports_masking = True
@@ -118,8 +120,10 @@ class TopKSelect(keras.layers.Layer):
         """
         scores, valid, ranked, ranks, k = self._ranked(inputs, mask)
         kth = ops.sum(ops.where(ranks == k - 1.0, ranked, 0.0), axis=-1)[:, None, :]
-        return ops.cast(ops.greater_equal(scores, kth), "float32") * valid * ops.cast(
-            ops.transpose(k, (0, 2, 1)) > 0, "float32"
+        return (
+            ops.cast(ops.greater_equal(scores, kth), "float32")
+            * valid
+            * ops.cast(ops.transpose(k, (0, 2, 1)) > 0, "float32")
         )
 
     def compute_mask(self, inputs, mask=None):

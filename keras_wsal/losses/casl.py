@@ -46,7 +46,10 @@ def co_activity_similarity_loss(features, logits, labels, mask=None, margin: flo
     count = ops.sum(valid, axis=1)  # [B, 1]
     high = ops.einsum("btc,btd->bcd", attention, features)
     low_weights = (1.0 - attention) * valid
-    low = ops.einsum("btc,btd->bcd", low_weights, features) / ops.maximum(count - 1.0, 1.0)[:, :, None]
+    low = (
+        ops.einsum("btc,btd->bcd", low_weights, features)
+        / ops.maximum(count - 1.0, 1.0)[:, :, None]
+    )
     # Pairwise distances [B(m), B(n), C].
     d_hh = _cosine_distance(high[:, None], high[None, :])
     d_hl = _cosine_distance(high[:, None], low[None, :])

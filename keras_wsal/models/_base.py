@@ -22,7 +22,9 @@ def normalize_feature_dims(feature_dims) -> dict[str, int]:
         )
     for stream, dim in feature_dims.items():
         if not isinstance(stream, str) or stream == "mask":
-            raise ValueError(f"`feature_dims`: stream names are strings other than 'mask'; received {stream!r}.")
+            raise ValueError(
+                f"`feature_dims`: stream names are strings other than 'mask'; received {stream!r}."
+            )
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
             raise ValueError(f"`feature_dims[{stream!r}]` must be an int ≥ 1; received {dim!r}.")
     return {stream: int(feature_dims[stream]) for stream in sorted(feature_dims)}
@@ -58,25 +60,45 @@ class SnippetModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
-            raise ValueError(f"{type(self).__name__}: `weight_decay` must be ≥ 0; received {weight_decay!r}.")
+        if (
+            isinstance(weight_decay, bool)
+            or not isinstance(weight_decay, (int, float))
+            or weight_decay < 0
+        ):
+            raise ValueError(
+                f"{type(self).__name__}: `weight_decay` must be ≥ 0; received {weight_decay!r}."
+            )
         self.weight_decay = float(weight_decay)
-        if isinstance(casl_weight, bool) or not isinstance(casl_weight, (int, float)) or casl_weight < 0:
-            raise ValueError(f"{type(self).__name__}: `casl_weight` must be ≥ 0; received {casl_weight!r}.")
+        if (
+            isinstance(casl_weight, bool)
+            or not isinstance(casl_weight, (int, float))
+            or casl_weight < 0
+        ):
+            raise ValueError(
+                f"{type(self).__name__}: `casl_weight` must be ≥ 0; received {casl_weight!r}."
+            )
         self.casl_weight = float(casl_weight)
         self.casl_margin = float(casl_margin)
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"{type(self).__name__}: `num_classes` must be an int ≥ 1; received {num_classes!r}.")
+            raise ValueError(
+                f"{type(self).__name__}: `num_classes` must be an int ≥ 1; received {num_classes!r}."
+            )
         if fusion not in FUSIONS:
-            raise ValueError(f"{type(self).__name__}: `fusion` must be one of {FUSIONS}; received {fusion!r}.")
+            raise ValueError(
+                f"{type(self).__name__}: `fusion` must be one of {FUSIONS}; received {fusion!r}."
+            )
         self.num_classes = num_classes
         self.feature_dims = normalize_feature_dims(feature_dims)
         self.fusion = fusion
         self.streams = tuple(self.feature_dims)
         if fusion == "concat" or len(self.streams) == 1:
-            self.heads = {"+".join(self.streams): self._make_head("head", sum(self.feature_dims.values()))}
+            self.heads = {
+                "+".join(self.streams): self._make_head("head", sum(self.feature_dims.values()))
+            }
         else:
-            self.heads = {s: self._make_head(f"{s}_head", self.feature_dims[s]) for s in self.streams}
+            self.heads = {
+                s: self._make_head(f"{s}_head", self.feature_dims[s]) for s in self.streams
+            }
 
     # -- inputs -------------------------------------------------------------------------------
     def _unpack(self, inputs):
@@ -94,7 +116,9 @@ class SnippetModel(keras.Model):
         features = {}
         for stream in self.streams:
             x = inputs[stream]
-            if len(x.shape) != 3 or (x.shape[-1] is not None and x.shape[-1] != self.feature_dims[stream]):
+            if len(x.shape) != 3 or (
+                x.shape[-1] is not None and x.shape[-1] != self.feature_dims[stream]
+            ):
                 raise ValueError(
                     f"{type(self).__name__}: inputs[{stream!r}] must have shape [batch, time, "
                     f"{self.feature_dims[stream]}]; received {tuple(x.shape)}."
@@ -111,7 +135,7 @@ class SnippetModel(keras.Model):
     def build(self, input_shape):
         for key, head in self.heads.items():
             if not head.built:
-                    head.build((None, None, sum(self.feature_dims[s] for s in key.split("+"))))
+                head.build((None, None, sum(self.feature_dims[s] for s in key.split("+"))))
         self.built = True
 
     # -- outputs ------------------------------------------------------------------------------
@@ -121,8 +145,12 @@ class SnippetModel(keras.Model):
         per_head = []
         for key, head in self.heads.items():
             streams = key.split("+")
-            x = features[streams[0]] if len(streams) == 1 else ops.concatenate(
-                [ops.cast(features[s], self.compute_dtype) for s in streams], axis=-1
+            x = (
+                features[streams[0]]
+                if len(streams) == 1
+                else ops.concatenate(
+                    [ops.cast(features[s], self.compute_dtype) for s in streams], axis=-1
+                )
             )
             per_head.append(head(x, snippet_mask=mask, training=training))
         return per_head, mask
@@ -163,8 +191,11 @@ class SnippetModel(keras.Model):
         made on `x` when there is one (the same dropout masks), else a new pass."""
         cached = getattr(self, "_training_forward", None)
         # Keras' `__call__` repacks the input dict but passes the same tensors on.
-        if cached is not None and isinstance(x, dict) and cached[0].keys() == x.keys() and all(
-            cached[0][key] is x[key] for key in x
+        if (
+            cached is not None
+            and isinstance(x, dict)
+            and cached[0].keys() == x.keys()
+            and all(cached[0][key] is x[key] for key in x)
         ):
             return cached[1:]
         per_head, mask = self._head_outputs(x, training)
@@ -176,7 +207,9 @@ class SnippetModel(keras.Model):
         CASL reads the per-snippet logits and features of the same forward pass as the video
         prediction (W-TALC computes both from one pass).
         """
-        loss = super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+        loss = super().compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
+        )
         if self.casl_weight > 0 and training and y is not None:
             per_head, mask, _ = self.training_forward(x, training)
             casl = sum(

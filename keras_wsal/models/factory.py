@@ -31,12 +31,18 @@ def build_model(
     if name in ("untrimmednet-hard", "untrimmednet-soft"):
         mode = name.split("-")[1]
         return UntrimmedNet(
-            num_classes, feature_dims, mode=mode, k_ratio=k_ratio if mode == "hard" else None, **common
+            num_classes,
+            feature_dims,
+            mode=mode,
+            k_ratio=k_ratio if mode == "hard" else None,
+            **common,
         )
     if name in ("wsgn", "naive"):
         return WSGN(num_classes, feature_dims, norms=norms if name == "wsgn" else (), **common)
     if name == "supervised":
         return SupervisedWSGN(num_classes, feature_dims, norms=norms, **common)
     if name == "wtalc":
-        return WTALC(num_classes, feature_dims, **({} if k_ratio is None else {"k_ratio": k_ratio}), **common)
+        return WTALC(
+            num_classes, feature_dims, **({} if k_ratio is None else {"k_ratio": k_ratio}), **common
+        )
     raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}.")

@@ -27,7 +27,9 @@ def frame_supervision_loss(frame_labels, frame_scores, mask=None):
     scores = ops.clip(ops.cast(frame_scores, "float32"), _EPSILON, 1.0 - _EPSILON)
     valid = float_mask(mask, scores)
     per_step = -ops.mean(labels * ops.log(scores) + (1.0 - labels) * ops.log(1.0 - scores), axis=-1)
-    per_video = safe_divide(ops.sum(per_step * valid[..., 0], axis=1), ops.sum(valid[..., 0], axis=1))
+    per_video = safe_divide(
+        ops.sum(per_step * valid[..., 0], axis=1), ops.sum(valid[..., 0], axis=1)
+    )
     return ops.mean(per_video)
 
 
@@ -48,7 +50,9 @@ class SupervisedWSGN(WSGN):
     """
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+        loss = super().compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
+        )
         if isinstance(x, dict) and FRAME_LABELS in x:
             _, mask, outputs = self.training_forward(x, training)
             loss = loss + frame_supervision_loss(x[FRAME_LABELS], outputs["detection_scores"], mask)

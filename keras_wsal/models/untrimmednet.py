@@ -129,5 +129,7 @@ class UntrimmedNet(SnippetModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"mode": self.mode, "k": self.k, "k_ratio": self.k_ratio, "dropout": self.dropout})
+        config.update(
+            {"mode": self.mode, "k": self.k, "k_ratio": self.k_ratio, "dropout": self.dropout}
+        )
         return config

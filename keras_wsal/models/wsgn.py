@@ -43,13 +43,18 @@ class _WSGNHead(keras.layers.Layer):
         self.norm_layers = [NORMS[n](name=n) for n in norms]
         # The Naive baseline (no norms) has no selection head at all.
         self.det_layers = (
-            [dense(hidden_dim, "det_hidden", "relu"), dense(num_classes, "det_out")] if norms else []
+            [dense(hidden_dim, "det_hidden", "relu"), dense(num_classes, "det_out")]
+            if norms
+            else []
         )
 
     def build(self, input_shape):
         hidden_shape = tuple(input_shape[:-1]) + (self.cls_hidden.units,)
         output_shape = tuple(input_shape[:-1]) + (self.cls_out.units,)
-        for hidden, out in [(self.cls_hidden, self.cls_out), *([self.det_layers] if self.det_layers else [])]:
+        for hidden, out in [
+            (self.cls_hidden, self.cls_out),
+            *([self.det_layers] if self.det_layers else []),
+        ]:
             hidden.build(input_shape)
             out.build(hidden_shape)
         for layer in self.norm_layers:
@@ -129,8 +134,12 @@ class WSGN(SnippetModel):
         **kwargs,
     ):
         self.norms = parse_norms(norms)
-        if hidden_dim is not None and (isinstance(hidden_dim, bool) or not isinstance(hidden_dim, int) or hidden_dim < 1):
-            raise ValueError(f"WSGN: `hidden_dim` must be an int ≥ 1 or None; received {hidden_dim!r}.")
+        if hidden_dim is not None and (
+            isinstance(hidden_dim, bool) or not isinstance(hidden_dim, int) or hidden_dim < 1
+        ):
+            raise ValueError(
+                f"WSGN: `hidden_dim` must be an int ≥ 1 or None; received {hidden_dim!r}."
+            )
         self.hidden_dim = hidden_dim
         self.dropout = float(dropout)
         super().__init__(num_classes, feature_dims, fusion=fusion, **kwargs)
@@ -147,5 +156,7 @@ class WSGN(SnippetModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"norms": list(self.norms), "hidden_dim": self.hidden_dim, "dropout": self.dropout})
+        config.update(
+            {"norms": list(self.norms), "hidden_dim": self.hidden_dim, "dropout": self.dropout}
+        )
         return config

@@ -13,7 +13,9 @@ from keras_wsal.models._base import SnippetModel
 class _WTALCHead(keras.layers.Layer):
     """One hidden layer (ReLU, dropout), a linear classifier, top-k pooling over time."""
 
-    def __init__(self, num_classes, hidden_dim, dropout, k_ratio, kernel_regularizer=None, **kwargs):
+    def __init__(
+        self, num_classes, hidden_dim, dropout, k_ratio, kernel_regularizer=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.hidden = keras.layers.Dense(
             hidden_dim, activation="relu", kernel_regularizer=kernel_regularizer, name="hidden"
@@ -87,13 +89,19 @@ class WTALC(SnippetModel):
         casl_weight: float = 0.5,
         **kwargs,
     ):
-        if hidden_dim is not None and (isinstance(hidden_dim, bool) or not isinstance(hidden_dim, int) or hidden_dim < 1):
-            raise ValueError(f"WTALC: `hidden_dim` must be an int ≥ 1 or None; received {hidden_dim!r}.")
+        if hidden_dim is not None and (
+            isinstance(hidden_dim, bool) or not isinstance(hidden_dim, int) or hidden_dim < 1
+        ):
+            raise ValueError(
+                f"WTALC: `hidden_dim` must be an int ≥ 1 or None; received {hidden_dim!r}."
+            )
         TopKSelect(k_ratio=k_ratio)  # validates k_ratio before any layer is built
         self.hidden_dim = hidden_dim
         self.dropout = float(dropout)
         self.k_ratio = float(k_ratio)
-        super().__init__(num_classes, feature_dims, fusion=fusion, casl_weight=casl_weight, **kwargs)
+        super().__init__(
+            num_classes, feature_dims, fusion=fusion, casl_weight=casl_weight, **kwargs
+        )
 
     def _make_head(self, name, input_dim):
         return _WTALCHead(
@@ -107,5 +115,7 @@ class WTALC(SnippetModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"hidden_dim": self.hidden_dim, "dropout": self.dropout, "k_ratio": self.k_ratio})
+        config.update(
+            {"hidden_dim": self.hidden_dim, "dropout": self.dropout, "k_ratio": self.k_ratio}
+        )
         return config

@@ -87,7 +87,9 @@ class TrainConfig:
         self.data = str(self.data)
         self.out = str(self.out)
         if self.recipe not in RECIPE_NAMES:
-            raise ValueError(f"training config: `recipe` must be one of {RECIPE_NAMES}; received {self.recipe!r}.")
+            raise ValueError(
+                f"training config: `recipe` must be one of {RECIPE_NAMES}; received {self.recipe!r}."
+            )
         if self.model in MODEL_NAMES:
             recipe = recipe_for(self.model, self.recipe)
             given_length = self.epochs is not None or self.steps is not None
@@ -100,7 +102,9 @@ class TrainConfig:
 
     def _check(self):
         def fail(field, expected):
-            raise ValueError(f"training config: `{field}` must be {expected}; received {getattr(self, field)!r}.")
+            raise ValueError(
+                f"training config: `{field}` must be {expected}; received {getattr(self, field)!r}."
+            )
 
         def is_int(value):
             return isinstance(value, int) and not isinstance(value, bool)
@@ -128,7 +132,9 @@ class TrainConfig:
             fail("batch_size", "an int ≥ 1")
         if self.max_length is not None and (not is_int(self.max_length) or self.max_length < 1):
             fail("max_length", "an int ≥ 1 or None")
-        if self.checkpoint_every is not None and (not is_int(self.checkpoint_every) or self.checkpoint_every < 1):
+        if self.checkpoint_every is not None and (
+            not is_int(self.checkpoint_every) or self.checkpoint_every < 1
+        ):
             fail("checkpoint_every", "an int ≥ 1 or None")
         if not is_int(self.seed) or not 0 <= self.seed < 2**32:
             fail("seed", "an int in [0, 2**32)")
@@ -139,7 +145,9 @@ class TrainConfig:
         if not is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
             fail("dropout", "a float in [0, 1)")
         if self.learning_rate is not None and not (
-            is_number(self.learning_rate) and self.learning_rate > 0 and math.isfinite(self.learning_rate)
+            is_number(self.learning_rate)
+            and self.learning_rate > 0
+            and math.isfinite(self.learning_rate)
         ):
             fail("learning_rate", "a finite float > 0")
         if self.k_ratio is not None and not (is_number(self.k_ratio) and 0 < self.k_ratio <= 1):
@@ -167,7 +175,9 @@ class TrainConfig:
         try:
             values = json.loads(path.read_text())
         except FileNotFoundError:
-            raise DataError(f"{path}: no training config here (is this a keras-wsal run folder?)") from None
+            raise DataError(
+                f"{path}: no training config here (is this a keras-wsal run folder?)"
+            ) from None
         except json.JSONDecodeError as error:
             raise DataError(f"{path}: not valid JSON ({error})") from None
         fields = {f.name for f in dataclasses.fields(cls)}

@@ -26,7 +26,9 @@ BEST_WEIGHTS_FILE = "best.weights.h5"
 SELECTION_FILE = "selection.json"
 
 
-def split_held_out(videos: Sequence[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
+def split_held_out(
+    videos: Sequence[str], fraction: float, seed: int
+) -> tuple[list[str], list[str]]:
     """(training videos, held-out videos): `round(fraction · N)` videos drawn with `seed`.
 
     When that rounds to 0 (fewer than 1 / (2 · fraction) videos) nothing is held out and the last
@@ -58,7 +60,9 @@ def video_map(scores: np.ndarray, labels: np.ndarray) -> float:
     if not positives.any():
         return 0.0
     columns = [str(c) for c in range(positives.shape[1])]
-    return mean_average_precision("held-out videos", columns, np.asarray(scores, np.float64), positives).mAP
+    return mean_average_precision(
+        "held-out videos", columns, np.asarray(scores, np.float64), positives
+    ).mAP
 
 
 class KeepBestOnHeldOut(keras.callbacks.Callback):
@@ -79,12 +83,19 @@ class KeepBestOnHeldOut(keras.callbacks.Callback):
         # One padded, masked batch of every held-out video: a single forward pass per round.
         self.inputs = {
             stream: np.stack(
-                [np.pad(np.asarray(f[stream], np.float32), ((0, longest - len(f[stream])), (0, 0))) for f in loaded]
+                [
+                    np.pad(
+                        np.asarray(f[stream], np.float32), ((0, longest - len(f[stream])), (0, 0))
+                    )
+                    for f in loaded
+                ]
             )
             for stream in loaded[0]
         }
         self.inputs["mask"] = np.arange(longest)[None, :] < np.array(self.lengths)[:, None]
-        self.labels = np.asarray(dataset.weak_labels(subset).select(self.videos).multi_hot, np.float64)
+        self.labels = np.asarray(
+            dataset.weak_labels(subset).select(self.videos).multi_hot, np.float64
+        )
         self.best = -1.0
         selection = self.out / SELECTION_FILE
         if selection.exists() and (self.out / BEST_WEIGHTS_FILE).exists():
@@ -95,8 +106,13 @@ class KeepBestOnHeldOut(keras.callbacks.Callback):
 
     def score(self) -> float:
         """The held-out video mAP of the model now."""
-        curves = keras.ops.convert_to_numpy(self.model.snippet_outputs(self.inputs)["detection_scores"])
-        rows = [top_k_class_scores(curve[:length]) for curve, length in zip(curves, self.lengths, strict=True)]
+        curves = keras.ops.convert_to_numpy(
+            self.model.snippet_outputs(self.inputs)["detection_scores"]
+        )
+        rows = [
+            top_k_class_scores(curve[:length])
+            for curve, length in zip(curves, self.lengths, strict=True)
+        ]
         return video_map(np.array(rows), self.labels)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -110,7 +126,12 @@ class KeepBestOnHeldOut(keras.callbacks.Callback):
             atomic_write_text(
                 self.out / SELECTION_FILE,
                 json.dumps(
-                    {"round": epoch + 1, "step": step, "held_out_mAP": score, "videos": self.videos},
+                    {
+                        "round": epoch + 1,
+                        "step": step,
+                        "held_out_mAP": score,
+                        "videos": self.videos,
+                    },
                     indent=1,
                 )
                 + "\n",

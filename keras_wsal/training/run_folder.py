@@ -59,7 +59,9 @@ def check_resumable(out: Path, current: Mapping, growable: tuple[str, ...]) -> N
         raise DataError(f"{path}: not valid JSON ({error})") from None
     current = json.loads(json.dumps(current))  # tuples → lists, as they were saved
     differing = sorted(
-        k for k in set(current) | set(previous) if k not in growable and previous.get(k) != current.get(k)
+        k
+        for k in set(current) | set(previous)
+        if k not in growable and previous.get(k) != current.get(k)
     )
     if differing:
         raise DataError(
@@ -92,7 +94,11 @@ class CheckpointEveryRound(keras.callbacks.Callback):
         # entry, whereas a checkpoint written first would leave the round out of the history.
         self.losses.append({"round": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
         if self.history_path is not None:
-            previous = json.loads(self.history_path.read_text()) if self.history_path.exists() else []
+            previous = (
+                json.loads(self.history_path.read_text()) if self.history_path.exists() else []
+            )
             kept = [h for h in previous if h["round"] <= epoch]
-            atomic_write_text(self.history_path, json.dumps(kept + self.losses[-1:], indent=1) + "\n")
+            atomic_write_text(
+                self.history_path, json.dumps(kept + self.losses[-1:], indent=1) + "\n"
+            )
         self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))

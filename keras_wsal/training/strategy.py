@@ -48,7 +48,9 @@ def make_strategy(name: str = "auto"):
         return tf.distribute.MirroredStrategy()
     if name == "multi-worker":
         if workers == 0:
-            raise DataError("strategy 'multi-worker' needs TF_CONFIG describing the cluster and this task")
+            raise DataError(
+                "strategy 'multi-worker' needs TF_CONFIG describing the cluster and this task"
+            )
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"unknown strategy {name!r}; expected auto, default, mirrored or multi-worker")
 
@@ -61,4 +63,6 @@ def is_chief(strategy) -> bool:
     task_type, task_id = resolver.task_type, resolver.task_id
     if task_type == "chief":
         return True
-    return task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+    return (
+        task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+    )

@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 LENGTH_BUCKET = 64
 
+
 @dataclasses.dataclass
 class TrainResult:
     """What `train` produced: the run folder, the model, steps done and the loss history."""
@@ -165,7 +166,9 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
                 weight_decay=config.weight_decay,
             )
             model.compile(
-                optimizer=_optimizer(config), loss=loss_for_model(model), jit_compile=config.jit_compile
+                optimizer=_optimizer(config),
+                loss=loss_for_model(model),
+                jit_compile=config.jit_compile,
             )
             model.build({s: (None, None, d) for s, d in dataset.feature_dims.items()})
             model.optimizer.build(model.trainable_variables)
@@ -207,7 +210,9 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
             best = KeepBestOnHeldOut(dataset, held_out, config.subset, out)
             fit_callbacks.insert(0, best)
         if chief:
-            fit_callbacks.append(keras.callbacks.TensorBoard(str(out / LOG_DIR), update_freq="epoch"))
+            fit_callbacks.append(
+                keras.callbacks.TensorBoard(str(out / LOG_DIR), update_freq="epoch")
+            )
         if initial_round < rounds:
             model.fit(
                 distributed,
@@ -241,7 +246,9 @@ def load_run_model(run_or_file: str | Path) -> tuple[keras.Model, list[str] | No
     try:
         model = keras.saving.load_model(model_path)
     except Exception as error:  # Keras raises many kinds of errors for a file it cannot read.
-        raise DataError(f"{model_path}: not a loadable Keras model ({type(error).__name__}: {error})") from None
+        raise DataError(
+            f"{model_path}: not a loadable Keras model ({type(error).__name__}: {error})"
+        ) from None
     classes_path = model_path.parent / CLASSES_FILE
     classes = json.loads(classes_path.read_text()) if classes_path.exists() else None
     return model, classes

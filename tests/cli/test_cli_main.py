@@ -33,8 +33,28 @@ MISSING = "/nonexistent/keras_wsal_input"
 @pytest.mark.parametrize(
     "argv",
     [
-        ["train", "--data", MISSING, "--subset", "validation", "--model", "wsgn", "--out", "{tmp}/run"],
-        ["detect", "--data", MISSING, "--subset", "test", "--model", MISSING, "--out", "{tmp}/r.json"],
+        [
+            "train",
+            "--data",
+            MISSING,
+            "--subset",
+            "validation",
+            "--model",
+            "wsgn",
+            "--out",
+            "{tmp}/run",
+        ],
+        [
+            "detect",
+            "--data",
+            MISSING,
+            "--subset",
+            "test",
+            "--model",
+            MISSING,
+            "--out",
+            "{tmp}/r.json",
+        ],
         ["evaluate", "--ground-truth", MISSING, "--predictions", MISSING],
         ["plot", "--data", MISSING, "--video", "v", "--out", "{tmp}/v.png"],
         ["export", MISSING, "--out", "{tmp}/saved"],
@@ -58,11 +78,19 @@ def test_a_bad_flag_gives_usage_and_exit_2(capsys):
 
 def test_console_script_entry_point_runs_without_traceback(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "keras_wsal", "evaluate", "--ground-truth", MISSING, "--predictions", MISSING],
+        [
+            sys.executable,
+            "-m",
+            "keras_wsal",
+            "evaluate",
+            "--ground-truth",
+            MISSING,
+            "--predictions",
+            MISSING,
+        ],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "keras-wsal evaluate: error:" in result.stderr
-

@@ -7,7 +7,19 @@ from keras_wsal.cli import main
 def test_demo_runs_the_whole_pipeline_at_a_tiny_size(tmp_path, capsys):
     out = tmp_path / "demo"
     status = main(
-        ["demo", "--out", str(out), "--steps", "4", "--videos", "12", "--variants", "Naive,UntrimmedNet soft", "--plots", "1"]
+        [
+            "demo",
+            "--out",
+            str(out),
+            "--steps",
+            "4",
+            "--videos",
+            "12",
+            "--variants",
+            "Naive,UntrimmedNet soft",
+            "--plots",
+            "1",
+        ]
     )
     assert status == 0
     printed = capsys.readouterr().out

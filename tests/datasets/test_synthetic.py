@@ -166,7 +166,9 @@ def test_thumos14_structure(tmp_path):
     real = structure["subsets"]["validation"]
     durations = {round(v["duration"] * dataset.feature_fps) for v in real}
     cooccurring = {
-        frozenset(dataset.classes[c] for c in labels) for v in real for _, _, labels in v["instances"]
+        frozenset(dataset.classes[c] for c in labels)
+        for v in real
+        for _, _, labels in v["instances"]
     }
     for video in dataset.videos():
         assert dataset.num_snippets(video) in durations

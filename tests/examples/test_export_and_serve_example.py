@@ -11,7 +11,10 @@ def test_export_and_serve_tutorial_runs_and_answers_the_request(tmp_path, capsys
     printed = capsys.readouterr().out
     assert "signature 'detect'" in printed and "equal keras_wsal's own outputs" in printed
     request = json.loads((tmp_path / "request.json").read_text())
-    assert request["signature_name"] == "detect" and set(request["instances"][0]) == {"features", "length"}
+    assert request["signature_name"] == "detect" and set(request["instances"][0]) == {
+        "features",
+        "length",
+    }
     prediction = json.loads((tmp_path / "response.json").read_text())["predictions"][0]
     assert set(prediction) >= {"video_scores", "start", "end", "score", "class", "label", "count"}
     assert len(prediction["start"]) == 5 and 0 <= prediction["count"] <= 5

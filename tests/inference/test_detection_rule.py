@@ -15,7 +15,9 @@ def _outputs(curve, video_scores=None, selection=None, snippet_scores=None):
         curve = curve[:, None]
     return VideoOutputs(
         "v",
-        np.zeros(curve.shape[1]) if video_scores is None else np.asarray(video_scores, dtype=np.float64),
+        np.zeros(curve.shape[1])
+        if video_scores is None
+        else np.asarray(video_scores, dtype=np.float64),
         curve if snippet_scores is None else np.asarray(snippet_scores, dtype=np.float64),
         np.ones((len(curve), 1)) if selection is None else np.asarray(selection, dtype=np.float64),
         curve,
@@ -24,11 +26,27 @@ def _outputs(curve, video_scores=None, selection=None, snippet_scores=None):
 
 def test_default_settings_are_pinned():
     rule = DetectionRule.named("default")
-    assert (rule.curve, rule.smoothing, rule.class_score, rule.top_k_ratio) == ("snippet_scores", 3, "top_k", 0.125)
-    assert rule.thresholds == (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9) and rule.threshold_mode == "relative"
+    assert (rule.curve, rule.smoothing, rule.class_score, rule.top_k_ratio) == (
+        "snippet_scores",
+        3,
+        "top_k",
+        0.125,
+    )
+    assert (
+        rule.thresholds == (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+        and rule.threshold_mode == "relative"
+    )
     post = rule.post
-    assert (post.class_threshold, post.min_duration, post.segment_score, post.video_score_fusion) == (
-        0.1, 0.0, "outer_inner", "multiply",
+    assert (
+        post.class_threshold,
+        post.min_duration,
+        post.segment_score,
+        post.video_score_fusion,
+    ) == (
+        0.1,
+        0.0,
+        "outer_inner",
+        "multiply",
     )
     assert (post.nms_threshold, post.max_detections, post.outer_ratio) == (0.3, 200, 0.25)
 
@@ -50,23 +68,35 @@ def test_default_class_selection_uses_the_top_k_mean_not_the_video_score():
     curve = np.zeros((16, 2))
     curve[3:5, 0] = 0.4  # top ⌈16/8⌉ = 2 mean: 0.4 ≥ 0.1, kept although the video score is 0
     curve[3:5, 1] = 0.08  # top-2 mean 0.08 < 0.1: dropped
-    found = DetectionRule.named("default").detect(_outputs(curve, video_scores=[0.0, 0.9]), 1.0, ["A", "B"])
+    found = DetectionRule.named("default").detect(
+        _outputs(curve, video_scores=[0.0, 0.9]), 1.0, ["A", "B"]
+    )
     assert {d["label"] for d in found} == {"A"}
 
 
 def test_paper_rules_are_pinned():
     unet = DetectionRule.named("untrimmednet")
     assert (unet.curve, unet.thresholds, unet.threshold_mode, unet.attention_threshold) == (
-        "snippet_scores", (0.5,), "absolute", 1e-4,
+        "snippet_scores",
+        (0.5,),
+        "absolute",
+        1e-4,
     )
     assert unet.post == PostProcessing(class_threshold=0.1)
     wsgn = DetectionRule.named("wsgn")
     assert (wsgn.curve, wsgn.thresholds, wsgn.threshold_mode, wsgn.post.min_duration) == (
-        "detection_scores", (0.5,), "relative", 1.0,
+        "detection_scores",
+        (0.5,),
+        "relative",
+        1.0,
     )
     wtalc = DetectionRule.named("wtalc")
     assert (wtalc.class_score, wtalc.thresholds, wtalc.threshold_mode) == ("top_k", (0.5,), "range")
-    assert (wtalc.post.class_threshold, wtalc.post.min_snippets, wtalc.post.segment_score) == (0.0, 2, "max")
+    assert (wtalc.post.class_threshold, wtalc.post.min_snippets, wtalc.post.segment_score) == (
+        0.0,
+        2,
+        "max",
+    )
     assert (wtalc.post.video_score_fusion, wtalc.post.video_score_weight) == ("add", 0.7)
 
 
@@ -82,11 +112,25 @@ def test_wtalc_rule_on_hand_built_logits():
 
 
 def test_each_model_gets_its_rule():
-    wsgn, soft, hard, wtalc = WSGN(3, 4), UntrimmedNet(3, 4, mode="soft"), UntrimmedNet(3, 4, mode="hard"), WTALC(3, 4)
-    assert [DetectionRule.for_model(m).name for m in (wsgn, soft, hard, wtalc)] == ["default"] * 3 + ["wtalc"]
-    assert [DetectionRule.for_model(m).class_score for m in (wsgn, soft, hard)] == ["top_k", "video", "video"]
+    wsgn, soft, hard, wtalc = (
+        WSGN(3, 4),
+        UntrimmedNet(3, 4, mode="soft"),
+        UntrimmedNet(3, 4, mode="hard"),
+        WTALC(3, 4),
+    )
+    assert [DetectionRule.for_model(m).name for m in (wsgn, soft, hard, wtalc)] == [
+        "default"
+    ] * 3 + ["wtalc"]
+    assert [DetectionRule.for_model(m).class_score for m in (wsgn, soft, hard)] == [
+        "top_k",
+        "video",
+        "video",
+    ]
     assert [DetectionRule.for_model(m, "paper").name for m in (wsgn, soft, hard, wtalc)] == [
-        "wsgn", "untrimmednet", "wsgn", "wtalc",
+        "wsgn",
+        "untrimmednet",
+        "wsgn",
+        "wtalc",
     ]
     with pytest.raises(ValueError, match="unknown recipe"):
         DetectionRule.for_model(wsgn, "fastest")

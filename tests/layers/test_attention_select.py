@@ -43,8 +43,12 @@ def test_matches_numpy_equation(shape, masked):
     video, attention = layer([features, probabilities], mask=mask)
     kernel = keras.ops.convert_to_numpy(layer.kernel)
     expected_video, expected_attention = numpy_attention(features, probabilities, mask, kernel)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(attention), expected_attention, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(video), expected_video, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(attention), expected_attention, rtol=1e-5, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(video), expected_video, rtol=1e-5, atol=1e-7
+    )
     # Eq. 4 is a convex combination of probability vectors: each video's prediction sums to 1.
     np.testing.assert_allclose(keras.ops.convert_to_numpy(video).sum(-1), 1.0, rtol=1e-5)
 
@@ -72,7 +76,9 @@ def test_generic_layer_behaviour(tmp_path):
 
 def test_mixed_precision():
     features, probabilities, mask = make_inputs(3, 9, 6, 4, masked=True)
-    run_precision_test(AttentionSelect, {"return_attention": True}, [features, probabilities], mask, atol=0.01)
+    run_precision_test(
+        AttentionSelect, {"return_attention": True}, [features, probabilities], mask, atol=0.01
+    )
 
 
 @pytest.mark.parametrize("policy", ["float32", "mixed_float16", "mixed_bfloat16"])
@@ -81,20 +87,38 @@ def test_extreme_inputs_give_documented_values(policy):
     p = np.array([[[0.2, 0.8], [0.6, 0.4], [0.5, 0.5]]], "float32")
     cases = [
         # Selection scores +1e4, -1e4, 0 → all attention on the first clip.
-        (np.array([[[1e4], [-1e4], [0.0]]], "float32"), p, np.ones((1, 3), bool), [[0.2, 0.8]], [[1, 0, 0]]),
+        (
+            np.array([[[1e4], [-1e4], [0.0]]], "float32"),
+            p,
+            np.ones((1, 3), bool),
+            [[0.2, 0.8]],
+            [[1, 0, 0]],
+        ),
         (np.array([[[3.0]]], "float32"), p[:, :1], np.ones((1, 1), bool), [[0.2, 0.8]], [[1.0]]),
-        (np.full((1, 3, 1), 2.0, "float32"), p, np.ones((1, 3), bool), [[1.3 / 3, 1.7 / 3]], [[1 / 3] * 3]),
+        (
+            np.full((1, 3, 1), 2.0, "float32"),
+            p,
+            np.ones((1, 3), bool),
+            [[1.3 / 3, 1.7 / 3]],
+            [[1 / 3] * 3],
+        ),
         (np.ones((1, 3, 1), "float32"), p, np.zeros((1, 3), bool), [[0.0, 0.0]], [[0.0] * 3]),
     ]
     for features, probs, mask, expected_video, expected_attention in cases:
         video, attention = layer([features, probs], mask=mask)
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(keras.ops.cast(video, "float32")), expected_video, atol=1e-2)
         np.testing.assert_allclose(
-            keras.ops.convert_to_numpy(keras.ops.cast(attention, "float32")), expected_attention, atol=1e-2
+            keras.ops.convert_to_numpy(keras.ops.cast(video, "float32")), expected_video, atol=1e-2
+        )
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(keras.ops.cast(attention, "float32")),
+            expected_attention,
+            atol=1e-2,
         )
         weights = np.array([[1.0, -2.0]], "float32")
         gradients = backend_gradient(
-            lambda f, q, m=mask, w=weights: keras.ops.multiply(layer([f, q], mask=m)[0], w), features, probs
+            lambda f, q, m=mask, w=weights: keras.ops.multiply(layer([f, q], mask=m)[0], w),
+            features,
+            probs,
         )
         assert all(np.all(np.isfinite(g)) for g in gradients)
 
@@ -122,9 +146,14 @@ def test_bad_inputs_are_rejected():
     layer = AttentionSelect(name="attention")
     with pytest.raises(ValueError, match=r"attention: `inputs` must be a list \[features"):
         layer(np.zeros((2, 5, 3), "float32"))
-    with pytest.raises(ValueError, match=r"attention: `inputs\[1\] \(class_probabilities\)` must have shape"):
+    with pytest.raises(
+        ValueError, match=r"attention: `inputs\[1\] \(class_probabilities\)` must have shape"
+    ):
         layer([np.zeros((2, 5, 3), "float32"), np.zeros((2, 5), "float32")])
     with pytest.raises(ValueError, match="must agree in the time dimension"):
         layer([np.zeros((2, 5, 3), "float32"), np.zeros((2, 6, 4), "float32")])
     with pytest.raises(ValueError, match="does not match the time dimension"):
-        AttentionSelect(name="a2")([np.zeros((2, 5, 3), "float32"), np.zeros((2, 5, 4), "float32")], mask=np.ones((2, 4), bool))
+        AttentionSelect(name="a2")(
+            [np.zeros((2, 5, 3), "float32"), np.zeros((2, 5, 4), "float32")],
+            mask=np.ones((2, 4), bool),
+        )

@@ -48,7 +48,12 @@ def test_initial_parameters_and_positivity():
 def test_generic_layer_behaviour(tmp_path):
     scores, mask = random_scores(3, 9, 4, masked=True)
     run_layer_test(
-        GaussianGlobalNorm, {"initial_mean": 0.1, "initial_sigma": 1.5, "min_sigma": 0.01}, scores, mask, (3, 9, 4), tmp_path
+        GaussianGlobalNorm,
+        {"initial_mean": 0.1, "initial_sigma": 1.5, "min_sigma": 0.01},
+        scores,
+        mask,
+        (3, 9, 4),
+        tmp_path,
     )
 
 
@@ -61,7 +66,11 @@ def test_mixed_precision():
 def test_extreme_inputs_give_documented_values(policy):
     layer = GaussianGlobalNorm(dtype=policy)
     cases = [
-        (np.array([[[1e4], [-1e4], [0.0]]], "float32"), np.ones((1, 3), bool), [[[0.0], [0.0], [1.0]]]),
+        (
+            np.array([[[1e4], [-1e4], [0.0]]], "float32"),
+            np.ones((1, 3), bool),
+            [[[0.0], [0.0], [1.0]]],
+        ),
         (np.array([[[1.0]]], "float32"), np.ones((1, 1), bool), [[[math.exp(-1)]]]),
         (np.ones((1, 4, 1), "float32"), np.zeros((1, 4), bool), [[[0.0]] * 4]),
     ]
@@ -76,7 +85,9 @@ def test_gradient_matches_finite_differences():
     scores, mask = random_scores(2, 5, 2, masked=True, seed=6)
     weights = np.random.default_rng(4).normal(size=scores.shape).astype("float32")
     layer = GaussianGlobalNorm(initial_sigma=1.3)
-    (gradient,) = backend_gradient(lambda x: keras.ops.multiply(layer(x, mask=mask), weights), scores)
+    (gradient,) = backend_gradient(
+        lambda x: keras.ops.multiply(layer(x, mask=mask), weights), scores
+    )
     sigma = keras.ops.convert_to_numpy(layer.sigma).astype("float64")
     expected = numeric_gradient(lambda x: np.sum(numpy_gloc(x, mask, 0.0, sigma) * weights), scores)
     np.testing.assert_allclose(gradient, expected, atol=1e-4)

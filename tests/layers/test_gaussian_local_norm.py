@@ -49,7 +49,11 @@ def test_extreme_inputs_give_documented_values(policy):
     layer = GaussianLocalNorm(dtype=policy)
     cases = [
         # mean 0, variance 1e8: the ±1e4 steps are one deviation away → exp(-1).
-        (np.array([[[1e4], [-1e4]]], "float32"), np.ones((1, 2), bool), [[[np.exp(-1)], [np.exp(-1)]]]),
+        (
+            np.array([[[1e4], [-1e4]]], "float32"),
+            np.ones((1, 2), bool),
+            [[[np.exp(-1)], [np.exp(-1)]]],
+        ),
         (np.array([[[-3.0]]], "float32"), np.ones((1, 1), bool), [[[1.0]]]),
         (np.full((1, 4, 1), 2.0, "float32"), np.ones((1, 4), bool), [[[1.0]] * 4]),
         (np.ones((1, 4, 1), "float32"), np.zeros((1, 4), bool), [[[0.0]] * 4]),
@@ -65,7 +69,9 @@ def test_gradient_matches_finite_differences():
     scores, mask = random_scores(2, 5, 2, masked=True, seed=5)
     weights = np.random.default_rng(3).normal(size=scores.shape).astype("float32")
     layer = GaussianLocalNorm(epsilon=1e-3)
-    (gradient,) = backend_gradient(lambda x: keras.ops.multiply(layer(x, mask=mask), weights), scores)
+    (gradient,) = backend_gradient(
+        lambda x: keras.ops.multiply(layer(x, mask=mask), weights), scores
+    )
     expected = numeric_gradient(lambda x: np.sum(numpy_zloc(x, mask, 1e-3) * weights), scores)
     np.testing.assert_allclose(gradient, expected, atol=2e-4)
     assert np.all(gradient[~mask] == 0)

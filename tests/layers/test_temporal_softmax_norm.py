@@ -64,7 +64,11 @@ def test_mixed_precision():
 def test_extreme_inputs_give_documented_values(policy):
     layer = TemporalSoftmaxNorm(sum_to="one", dtype=policy)
     cases = [
-        (np.array([[[1e4], [-1e4], [1e4]]], "float32"), np.ones((1, 3), bool), [[[0.5], [0.0], [0.5]]]),
+        (
+            np.array([[[1e4], [-1e4], [1e4]]], "float32"),
+            np.ones((1, 3), bool),
+            [[[0.5], [0.0], [0.5]]],
+        ),
         (np.array([[[-3.0]]], "float32"), np.ones((1, 1), bool), [[[1.0]]]),
         (np.full((1, 4, 1), 2.0, "float32"), np.ones((1, 4), bool), [[[0.25]] * 4]),
         (np.ones((1, 4, 1), "float32"), np.zeros((1, 4), bool), [[[0.0]] * 4]),
@@ -73,7 +77,9 @@ def test_extreme_inputs_give_documented_values(policy):
         output = keras.ops.convert_to_numpy(keras.ops.cast(layer(scores, mask=mask), "float32"))
         np.testing.assert_allclose(output, expected, atol=1e-3)
         weights = np.arange(1, scores.size + 1, dtype="float32").reshape(scores.shape)
-        (gradient,) = backend_gradient(lambda x, m=mask, w=weights: keras.ops.multiply(layer(x, mask=m), w), scores)
+        (gradient,) = backend_gradient(
+            lambda x, m=mask, w=weights: keras.ops.multiply(layer(x, mask=m), w), scores
+        )
         assert np.all(np.isfinite(gradient))
 
 
@@ -81,7 +87,9 @@ def test_gradient_matches_finite_differences():
     scores, mask = random_scores(2, 5, 2, masked=True, seed=4)
     weights = np.random.default_rng(2).normal(size=scores.shape).astype("float32")
     layer = TemporalSoftmaxNorm()
-    (gradient,) = backend_gradient(lambda x: keras.ops.multiply(layer(x, mask=mask), weights), scores)
+    (gradient,) = backend_gradient(
+        lambda x: keras.ops.multiply(layer(x, mask=mask), weights), scores
+    )
     expected = numeric_gradient(lambda x: np.sum(numpy_sloc(x, mask, "length") * weights), scores)
     np.testing.assert_allclose(gradient, expected, atol=5e-4)
     assert np.all(gradient[~mask] == 0)
@@ -89,7 +97,9 @@ def test_gradient_matches_finite_differences():
 
 def test_bad_inputs_are_rejected():
     layer = TemporalSoftmaxNorm(name="sloc")
-    with pytest.raises(ValueError, match=r"sloc: `inputs` must have shape \[batch, time, channels\]"):
+    with pytest.raises(
+        ValueError, match=r"sloc: `inputs` must have shape \[batch, time, channels\]"
+    ):
         layer(np.zeros((4,), "float32"))
     with pytest.raises(ValueError, match="does not match the time dimension"):
         layer(np.zeros((2, 5, 3), "float32"), mask=np.ones((2, 6), bool))

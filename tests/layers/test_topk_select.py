@@ -33,7 +33,9 @@ SHAPES = [(1, 1, 1), (2, 5, 3), (3, 17, 4), (4, 64, 20)]
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("masked", [False, True])
-@pytest.mark.parametrize("kwargs", [{"k": 1}, {"k": 3}, {"k_ratio": 0.125}, {"k_ratio": 0.5}, {"k_ratio": 1.0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"k": 1}, {"k": 3}, {"k_ratio": 0.125}, {"k_ratio": 0.5}, {"k_ratio": 1.0}]
+)
 def test_matches_numpy_equation(shape, masked, kwargs):
     scores, mask = random_scores(*shape, masked=masked, seed=sum(shape))
     output = keras.ops.convert_to_numpy(TopKSelect(**kwargs)(scores, mask=mask))
@@ -56,7 +58,9 @@ def test_floor_of_exact_products_is_exact():
 
 
 def test_fixed_k_is_clipped_to_the_valid_length_and_empty_video_gives_zero():
-    scores = np.array([[[1.0], [5.0], [9.0]], [[2.0], [4.0], [100.0]], [[3.0], [3.0], [3.0]]], "float32")
+    scores = np.array(
+        [[[1.0], [5.0], [9.0]], [[2.0], [4.0], [100.0]], [[3.0], [3.0], [3.0]]], "float32"
+    )
     mask = np.array([[True, True, True], [True, True, False], [False, False, False]])
     output = keras.ops.convert_to_numpy(TopKSelect(k=5)(scores, mask=mask))
     np.testing.assert_allclose(output[:, 0], [5.0, 3.0, 0.0])
@@ -78,7 +82,10 @@ def test_mixed_precision():
 def test_extreme_inputs_give_finite_values_and_gradients(policy):
     layer = TopKSelect(k_ratio=0.5, dtype=policy)
     cases = {
-        "logits ±1e4": (np.array([[[1e4, -1e4], [-1e4, 1e4], [0.0, 0.0]]], "float32"), np.ones((1, 3), bool)),
+        "logits ±1e4": (
+            np.array([[[1e4, -1e4], [-1e4, 1e4], [0.0, 0.0]]], "float32"),
+            np.ones((1, 3), bool),
+        ),
         "one step": (np.array([[[0.3, -2.0]]], "float32"), np.ones((1, 1), bool)),
         "equal scores": (np.full((1, 4, 2), 0.7, "float32"), np.ones((1, 4), bool)),
         "fully masked": (np.ones((1, 4, 2), "float32"), np.zeros((1, 4), bool)),
@@ -100,8 +107,12 @@ def test_gradient_matches_finite_differences():
     scores, mask = random_scores(2, 6, 3, masked=True, seed=3)
     weights = np.random.default_rng(1).normal(size=(2, 3))
     layer = TopKSelect(k_ratio=0.5)
-    (gradient,) = backend_gradient(lambda x: keras.ops.multiply(layer(x, mask=mask), weights.astype("float32")), scores)
-    expected = numeric_gradient(lambda x: np.sum(numpy_topk(x, mask, k_ratio=0.5) * weights), scores)
+    (gradient,) = backend_gradient(
+        lambda x: keras.ops.multiply(layer(x, mask=mask), weights.astype("float32")), scores
+    )
+    expected = numeric_gradient(
+        lambda x: np.sum(numpy_topk(x, mask, k_ratio=0.5) * weights), scores
+    )
     np.testing.assert_allclose(gradient, expected, atol=1e-4)
     assert np.all(gradient[~mask] == 0), "a padded step received gradient"
 
@@ -125,7 +136,9 @@ def test_bad_arguments_name_the_layer_and_argument(kwargs, message):
 
 def test_wrong_rank_and_wrong_mask_shape_are_rejected():
     layer = TopKSelect(k=1, name="topk")
-    with pytest.raises(ValueError, match=r"topk: `inputs` must have shape \[batch, time, channels\]"):
+    with pytest.raises(
+        ValueError, match=r"topk: `inputs` must have shape \[batch, time, channels\]"
+    ):
         layer(np.zeros((2, 5), "float32"))
     with pytest.raises(ValueError, match=r"topk: `mask` must have shape \[batch, time\]"):
         layer(np.zeros((2, 5, 3), "float32"), mask=np.ones((2, 5, 3), bool))

@@ -35,6 +35,7 @@ def test_losses_serialize():
 
 def numpy_casl(features, logits, labels, lengths, margin=0.5):
     """W-TALC's CASL by loops over pairs and classes, float64."""
+
     def cosine_distance(a, b):
         return 1 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
 
@@ -53,7 +54,11 @@ def numpy_casl(features, logits, labels, lengths, margin=0.5):
                     hn, ln = high_low(n, j)
                     d = cosine_distance(hm, hn)
                     terms.append(
-                        0.5 * (max(0, d - cosine_distance(hm, ln) + margin) + max(0, d - cosine_distance(lm, hn) + margin))
+                        0.5
+                        * (
+                            max(0, d - cosine_distance(hm, ln) + margin)
+                            + max(0, d - cosine_distance(lm, hn) + margin)
+                        )
                     )
     return np.mean(terms) if terms else 0.0
 
@@ -74,4 +79,11 @@ def test_casl_matches_a_loop_implementation(seed):
 def test_casl_is_zero_without_shared_classes():
     labels = np.eye(3, dtype="float32")
     x = np.random.default_rng(0).normal(size=(3, 4, 2)).astype("float32")
-    assert float(co_activity_similarity_loss(x, x[..., :3] if x.shape[-1] >= 3 else np.ones((3, 4, 3), "float32"), labels)) == 0.0
+    assert (
+        float(
+            co_activity_similarity_loss(
+                x, x[..., :3] if x.shape[-1] >= 3 else np.ones((3, 4, 3), "float32"), labels
+            )
+        )
+        == 0.0
+    )

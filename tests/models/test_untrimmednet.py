@@ -64,11 +64,15 @@ def test_two_stream_late_fusion_averages_the_heads_and_concat_uses_one_head():
         single = UntrimmedNet(4, {stream: streams[stream]}, mode="soft")
         single.build({})
         single.heads[stream].set_weights(late.heads[stream].get_weights())
-        per_stream.append(keras.ops.convert_to_numpy(single({stream: inputs[stream], "mask": inputs["mask"]})))
+        per_stream.append(
+            keras.ops.convert_to_numpy(single({stream: inputs[stream], "mask": inputs["mask"]}))
+        )
     np.testing.assert_allclose(fused, np.mean(per_stream, axis=0), rtol=1e-5)
     concat = UntrimmedNet(4, streams, mode="soft", fusion="concat")
     concat(inputs)
-    assert list(concat.heads) == ["flow+rgb"] and concat.heads["flow+rgb"].classifier.kernel.shape == (8, 4)
+    assert list(concat.heads) == ["flow+rgb"] and concat.heads[
+        "flow+rgb"
+    ].classifier.kernel.shape == (8, 4)
 
 
 @pytest.mark.parametrize("mode", ["hard", "soft"])
@@ -79,14 +83,25 @@ def test_padded_batch_equals_videos_one_at_a_time(mode):
     for b, length in enumerate((9, 5, 2)):
         alone = {k: v[b : b + 1, :length] for k, v in inputs.items()}
         single = {k: keras.ops.convert_to_numpy(v) for k, v in model.snippet_outputs(alone).items()}
-        np.testing.assert_allclose(batched["video_scores"][b], single["video_scores"][0], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(
+            batched["video_scores"][b], single["video_scores"][0], rtol=1e-5, atol=1e-7
+        )
         for name in ("snippet_scores", "selection", "detection_scores"):
-            np.testing.assert_allclose(batched[name][b, :length], single[name][0], rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(
+                batched[name][b, :length], single[name][0], rtol=1e-5, atol=1e-7
+            )
 
 
 @pytest.mark.parametrize("mode", ["hard", "soft"])
 def test_saves_and_loads_with_identical_outputs(tmp_path, mode):
-    model = UntrimmedNet(3, {"rgb": 4, "flow": 2}, mode=mode, k=2 if mode == "hard" else None, weight_decay=5e-4, casl_weight=0.5)
+    model = UntrimmedNet(
+        3,
+        {"rgb": 4, "flow": 2},
+        mode=mode,
+        k=2 if mode == "hard" else None,
+        weight_decay=5e-4,
+        casl_weight=0.5,
+    )
     inputs = make_inputs({"rgb": 4, "flow": 2})
     expected = keras.ops.convert_to_numpy(model(inputs))
     model.save(tmp_path / "model.keras")

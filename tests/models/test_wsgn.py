@@ -41,19 +41,26 @@ def reference(model, x, norms):
     return (g * p).mean(axis=0), g, p
 
 
-@pytest.mark.parametrize("norms", [(), ("sloc",), ("zloc",), ("gloc",), ("zloc", "gloc"), ("zloc", "gloc", "sloc")])
+@pytest.mark.parametrize(
+    "norms", [(), ("sloc",), ("zloc",), ("gloc",), ("zloc", "gloc"), ("zloc", "gloc", "sloc")]
+)
 def test_video_prediction_matches_eq_2(norms):
     model = WSGN(4, 6, norms=norms, hidden_dim=5)
     rng = np.random.default_rng(1)
     x = rng.normal(size=(3, 8, 6)).astype("float32")
     lengths = (8, 3, 1)
     mask = np.arange(8)[None] < np.array(lengths)[:, None]
-    outputs = {k: keras.ops.convert_to_numpy(v) for k, v in model.snippet_outputs({"features": x, "mask": mask}).items()}
+    outputs = {
+        k: keras.ops.convert_to_numpy(v)
+        for k, v in model.snippet_outputs({"features": x, "mask": mask}).items()
+    }
     for b, length in enumerate(lengths):
         video, g, p = reference(model, x[b, :length], norms)
         np.testing.assert_allclose(outputs["video_scores"][b], video, rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(outputs["selection"][b, :length], g, rtol=1e-5, atol=1e-7)
-        np.testing.assert_allclose(outputs["detection_scores"][b, :length], g * p, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(
+            outputs["detection_scores"][b, :length], g * p, rtol=1e-5, atol=1e-7
+        )
         assert np.all(outputs["detection_scores"][b, length:] == 0)
 
 

@@ -27,18 +27,30 @@ def test_video_prediction_and_logits_match_numpy():
     x = np.random.default_rng(0).normal(size=(3, 20, 6)).astype("float32")
     lengths = (20, 9, 1)
     mask = np.arange(20)[None] < np.array(lengths)[:, None]
-    outputs = {k: keras.ops.convert_to_numpy(v) for k, v in model.snippet_outputs({"features": x, "mask": mask}).items()}
+    outputs = {
+        k: keras.ops.convert_to_numpy(v)
+        for k, v in model.snippet_outputs({"features": x, "mask": mask}).items()
+    }
     for b, length in enumerate(lengths):
         video, logits = numpy_wtalc(model, x[b, :length])
         np.testing.assert_allclose(outputs["video_scores"][b], video, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(outputs["detection_scores"][b, :length], logits, rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(outputs["snippet_scores"][b, :length], softmax(logits), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            outputs["detection_scores"][b, :length], logits, rtol=1e-5, atol=1e-5
+        )
+        np.testing.assert_allclose(
+            outputs["snippet_scores"][b, :length], softmax(logits), rtol=1e-5, atol=1e-6
+        )
         assert np.all(outputs["detection_scores"][b, length:] == 0)
 
 
 def test_defaults_are_wtalcs_and_the_loss_is_the_mil_cross_entropy():
     model = build_model("wtalc", 20, 2048)  # the class's defaults where none is given
-    assert (model.dropout, model.k_ratio, model.casl_weight, model.fusion) == (0.7, 0.125, 0.5, "concat")
+    assert (model.dropout, model.k_ratio, model.casl_weight, model.fusion) == (
+        0.7,
+        0.125,
+        0.5,
+        "concat",
+    )
     assert isinstance(loss_for_model(model), UntrimmedNetLoss)
 
 
@@ -52,7 +64,9 @@ def test_saves_and_loads(tmp_path):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(inputs)), before, rtol=1e-6)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [({"hidden_dim": 0}, "hidden_dim"), ({"k_ratio": 2.0}, "k_ratio")])
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [({"hidden_dim": 0}, "hidden_dim"), ({"k_ratio": 2.0}, "k_ratio")]
+)
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         WTALC(3, 4, **kwargs)

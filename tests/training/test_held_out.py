@@ -28,7 +28,19 @@ def test_split_is_seeded_disjoint_and_rounds():
 
 
 def test_scores_by_hand():
-    curve = np.array([[0.0, 1.0], [4.0, 1.0], [2.0, 1.0], [0.0, 1.0], [0.0, 9.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0], [6.0, 1.0]])
+    curve = np.array(
+        [
+            [0.0, 1.0],
+            [4.0, 1.0],
+            [2.0, 1.0],
+            [0.0, 1.0],
+            [0.0, 9.0],
+            [0.0, 1.0],
+            [0.0, 1.0],
+            [0.0, 1.0],
+            [6.0, 1.0],
+        ]
+    )
     # ⌈9/8⌉ = 2 highest: class 0 → (6 + 4) / 2, class 1 → (9 + 1) / 2.
     np.testing.assert_allclose(top_k_class_scores(curve), [5.0, 5.0])
     scores = np.array([[0.9, 0.1], [0.8, 0.7], [0.1, 0.2]])
@@ -47,8 +59,14 @@ def test_training_keeps_the_best_held_out_round_and_never_reads_a_segment(tmp_pa
     monkeypatch.setattr(_schema, "parse_segments", forbidden)
     monkeypatch.setattr(feature_dataset, "parse_segments", forbidden)
     config = TrainConfig(
-        data=tmp_path / "data", subset="train", model="wsgn", out=tmp_path / "run",
-        steps=6, batch_size=2, validation_fraction=0.25, checkpoint_every=2,
+        data=tmp_path / "data",
+        subset="train",
+        model="wsgn",
+        out=tmp_path / "run",
+        steps=6,
+        batch_size=2,
+        validation_fraction=0.25,
+        checkpoint_every=2,
     )
     result = train(config, verbose=0)
     selection = json.loads((tmp_path / "run" / "selection.json").read_text())
@@ -67,11 +85,27 @@ def test_training_keeps_the_best_held_out_round_and_never_reads_a_segment(tmp_pa
 
 def test_a_share_that_leaves_nothing_to_train_is_a_one_line_error(tmp_path, capsys):
     write_tiny_dataset(tmp_path / "data")
-    argv = ["train", "--data", str(tmp_path / "data"), "--subset", "train", "--model", "naive",
-            "--out", str(tmp_path / "run"), "--validation-fraction", "0.99", "--quiet"]
+    argv = [
+        "train",
+        "--data",
+        str(tmp_path / "data"),
+        "--subset",
+        "train",
+        "--model",
+        "naive",
+        "--out",
+        str(tmp_path / "run"),
+        "--validation-fraction",
+        "0.99",
+        "--quiet",
+    ]
     assert main(argv) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "validation_fraction=0.99" in error and "leaves none to train on" in error
+    assert (
+        error.count("\n") == 1
+        and "validation_fraction=0.99" in error
+        and "leaves none to train on" in error
+    )
     assert not (tmp_path / "run").exists()
 
 
@@ -82,8 +116,18 @@ def test_supervised_needs_segments(tmp_path, capsys):
     for entry in content["database"].values():
         entry["annotations"] = []
     path.write_text(json.dumps(content))
-    argv = ["train", "--data", str(dataset.root), "--subset", "train", "--model", "supervised",
-            "--out", str(tmp_path / "run"), "--quiet"]
+    argv = [
+        "train",
+        "--data",
+        str(dataset.root),
+        "--subset",
+        "train",
+        "--model",
+        "supervised",
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+    ]
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "frame supervision needs annotated segments" in error
@@ -92,6 +136,20 @@ def test_supervised_needs_segments(tmp_path, capsys):
 
 def test_unknown_recipe_is_an_argument_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["train", "--data", "d", "--subset", "s", "--model", "wsgn", "--out", "o", "--recipe", "fastest"])
+        main(
+            [
+                "train",
+                "--data",
+                "d",
+                "--subset",
+                "s",
+                "--model",
+                "wsgn",
+                "--out",
+                "o",
+                "--recipe",
+                "fastest",
+            ]
+        )
     assert exit_info.value.code == 2
     assert "argument --recipe: invalid choice: 'fastest'" in capsys.readouterr().err

@@ -45,7 +45,11 @@ def action_to_background_ratio(model, dataset):
             action = np.zeros(length, bool)
             for t in truth:
                 if t.video == outputs.video and t.label == label:
-                    action[int(t.start * dataset.feature_fps) : int(np.ceil(t.end * dataset.feature_fps))] = True
+                    action[
+                        int(t.start * dataset.feature_fps) : int(
+                            np.ceil(t.end * dataset.feature_fps)
+                        )
+                    ] = True
             column = dataset.classes.index(label) if outputs.selection.shape[1] > 1 else 0
             weights = outputs.selection[:, column]
             if action.any() and not action.all():

@@ -94,19 +94,33 @@ FIELDS = ("optimizer", "learning_rate", "steps", "epochs", "dropout", "casl", "v
 def test_recipes_per_model(recipe, model, expected):
     config = TrainConfig(**{**BASE, "model": model}, recipe=recipe)
     assert tuple(getattr(config, field) for field in FIELDS) == expected
-    assert (config.weight_decay, config.max_length, config.norms) == (5e-4, 750, ("zloc", "gloc", "sloc"))
+    assert (config.weight_decay, config.max_length, config.norms) == (
+        5e-4,
+        750,
+        ("zloc", "gloc", "sloc"),
+    )
 
 
 def test_given_settings_override_the_recipe():
-    config = TrainConfig(**BASE, optimizer="sgd", learning_rate=0.02, epochs=3, casl=0.0, dropout=0.1)
-    assert (config.optimizer, config.learning_rate, config.epochs, config.steps) == ("sgd", 0.02, 3, None)
+    config = TrainConfig(
+        **BASE, optimizer="sgd", learning_rate=0.02, epochs=3, casl=0.0, dropout=0.1
+    )
+    assert (config.optimizer, config.learning_rate, config.epochs, config.steps) == (
+        "sgd",
+        0.02,
+        3,
+        None,
+    )
     assert (config.casl, config.dropout, config.validation_fraction) == (0.0, 0.1, 0.0)
     assert TrainConfig(**BASE, casl=1.0).casl == 1.0
 
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("recipe", "fastest", "`recipe` must be one of"), ("validation_fraction", 1.0, "`validation_fraction` must be")],
+    [
+        ("recipe", "fastest", "`recipe` must be one of"),
+        ("validation_fraction", 1.0, "`validation_fraction` must be"),
+    ],
 )
 def test_bad_recipe_or_share_is_named(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -134,7 +148,11 @@ def test_save_load_round_trip(tmp_path):
     path = config.save(tmp_path)
     saved = json.loads(path.read_text())
     assert saved["norms"] == ["zloc", "sloc"] and saved["data"] == str(tmp_path / "data")
-    assert saved["optimizer"] == "adam" and saved["learning_rate"] == 3e-4 and saved["recipe"] == "default"
+    assert (
+        saved["optimizer"] == "adam"
+        and saved["learning_rate"] == 3e-4
+        and saved["recipe"] == "default"
+    )
     assert TrainConfig.load(tmp_path) == config
     assert TrainConfig.load(path) == config
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]  # no temporary file left

@@ -88,8 +88,7 @@ def measure_row(model_name: str, jit_compile: bool, precision: str, args) -> dic
     import keras
     import tensorflow as tf
 
-    from keras_wsal.losses import loss_for_model
-    from keras_wsal.models import build_model
+    from keras_wsal.models import build_model, loss_for_model
     from keras_wsal.training import TrainConfig
     from keras_wsal.training.trainer import _optimizer
 

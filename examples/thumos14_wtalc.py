@@ -58,8 +58,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_wsal._atomic import atomic_output, atomic_write_text
 from keras_wsal.errors import DataError, KerasWsalError
+from keras_wsal.utils.atomic_files import atomic_output, atomic_write_text
 
 FEATURES_FILE = "Thumos14reduced-I3D-JOINTFeatures.npy"
 ANNOTATIONS_DIR = "Thumos14reduced-Annotations"

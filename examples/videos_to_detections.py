@@ -65,9 +65,9 @@ import sys
 from pathlib import Path
 
 from keras_wsal import cli
-from keras_wsal._atomic import atomic_write_text
 from keras_wsal.datasets import write_annotations
 from keras_wsal.errors import DataError, KerasWsalError
+from keras_wsal.utils.atomic_files import atomic_write_text
 
 TRAIN_SUBSET = "train"
 DETECT_SUBSET = "test"

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from keras_wsal._atomic import atomic_write_text
+from keras_wsal.utils.atomic_files import atomic_write_text
 
 # name → (model, norms), in the order of WSGN's Table 2, then UntrimmedNet.
 VARIANTS = {

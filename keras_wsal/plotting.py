@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_wsal._atomic import atomic_output
 from keras_wsal.errors import DataError
 from keras_wsal.evaluation.annotations import AMBIGUOUS
 from keras_wsal.inference.recognition import check_selection, check_snippet_array
+from keras_wsal.utils.atomic_files import atomic_output
 
 PLOT_FORMATS = {".png": "png", ".svg": "svg"}
 SNIPPET_ARRAYS = ("snippet_scores", "selection", "feature_fps", "classes")

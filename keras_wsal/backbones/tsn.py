@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from keras_wsal._serialization import keras_wsal_serializable
+from keras_wsal.utils.registration import keras_wsal_serializable
 
 STREAM_DROPOUT = {"rgb": 0.8, "flow": 0.7}
 STREAM_CHANNELS = {"rgb": 3, "flow": 10}

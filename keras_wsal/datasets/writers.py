@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_wsal._atomic import atomic_write, atomic_write_text
 from keras_wsal.datasets._files import (
     ANNOTATIONS_FILE,
     META_FILE,
@@ -34,6 +33,7 @@ from keras_wsal.datasets._schema import (
 )
 from keras_wsal.datasets.feature_dataset import FeatureDataset
 from keras_wsal.errors import DataError
+from keras_wsal.utils.atomic_files import atomic_write, atomic_write_text
 
 logger = logging.getLogger(__name__)
 

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_wsal._atomic import atomic_output
 from keras_wsal.errors import DataError
 from keras_wsal.evaluation.tiou import segment_tiou
 from keras_wsal.inference.recognition import check_snippet_array, check_video_scores
+from keras_wsal.utils.atomic_files import atomic_output
 from keras_wsal.version import __version__
 
 SEGMENT_SCORES = ("mean", "outer_inner", "max")

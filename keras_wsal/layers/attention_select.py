@@ -5,14 +5,14 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_wsal._serialization import keras_wsal_serializable
-from keras_wsal.layers._temporal import (
+from keras_wsal.layers.masked_ops import (
     check_mask_shape,
     check_scores_shape,
     first_mask,
     float_mask,
     masked_softmax_over_time,
 )
+from keras_wsal.utils.registration import keras_wsal_serializable
 
 
 @keras_wsal_serializable

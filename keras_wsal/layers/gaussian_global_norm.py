@@ -7,8 +7,9 @@ import math
 import keras
 from keras import ops
 
-from keras_wsal._serialization import keras_wsal_serializable
-from keras_wsal.layers._temporal import TemporalNormalization, check_scores_shape
+from keras_wsal.layers.masked_ops import check_scores_shape
+from keras_wsal.layers.temporal_normalization import TemporalNormalization
+from keras_wsal.utils.registration import keras_wsal_serializable
 
 
 def _positive_float(layer_name: str, name: str, value) -> float:

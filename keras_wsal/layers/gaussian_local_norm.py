@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from keras import ops
 
-from keras_wsal._serialization import keras_wsal_serializable
-from keras_wsal.layers._temporal import TemporalNormalization, masked_moments_over_time
+from keras_wsal.layers.masked_ops import masked_moments_over_time
+from keras_wsal.layers.temporal_normalization import TemporalNormalization
+from keras_wsal.utils.registration import keras_wsal_serializable
 
 
 @keras_wsal_serializable

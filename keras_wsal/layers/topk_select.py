@@ -7,14 +7,14 @@ import math
 import keras
 from keras import ops
 
-from keras_wsal._serialization import keras_wsal_serializable
-from keras_wsal.layers._temporal import (
+from keras_wsal.layers.masked_ops import (
     check_mask_shape,
     check_scores_shape,
     first_mask,
     float_mask,
     safe_divide,
 )
+from keras_wsal.utils.registration import keras_wsal_serializable
 
 
 @keras_wsal_serializable

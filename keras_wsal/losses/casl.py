@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from keras import ops
 
-from keras_wsal.layers._temporal import float_mask, masked_softmax_over_time, safe_divide
+from keras_wsal.layers.masked_ops import float_mask, masked_softmax_over_time, safe_divide
 
 
 def _cosine_distance(a, b):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_wsal._serialization import keras_wsal_serializable
+from keras_wsal.utils.registration import keras_wsal_serializable
 
 _EPSILON = 1e-7
 

@@ -7,10 +7,10 @@
 - `SupervisedWSGN(...)`: WSGN trained with frame labels, the upper bound (reads segments).
 - `UntrimmedNetVideo(...)`: UntrimmedNet with its image backbone inside, on clips of raw frames
   (end-to-end training, `keras_wsal.training.end_to_end`).
-- `build_model(name, ...)`: a model by its command-line name.
+- `build_model(name, ...)`: a model by its command-line name; `loss_for_model(model)` its loss.
 """
 
-from keras_wsal.models.factory import MODEL_NAMES, build_model
+from keras_wsal.models.factory import MODEL_NAMES, build_model, loss_for_model
 from keras_wsal.models.supervised import SupervisedWSGN
 from keras_wsal.models.untrimmednet import UntrimmedNet
 from keras_wsal.models.untrimmednet_video import UntrimmedNetVideo
@@ -25,4 +25,5 @@ __all__ = [
     "WSGN",
     "WTALC",
     "build_model",
+    "loss_for_model",
 ]

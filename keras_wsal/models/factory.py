@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from keras_wsal.losses import UntrimmedNetLoss, WSGNLoss
 from keras_wsal.models.supervised import SupervisedWSGN
 from keras_wsal.models.untrimmednet import UntrimmedNet
 from keras_wsal.models.wsgn import WSGN
@@ -46,3 +47,9 @@ def build_model(
             num_classes, feature_dims, **({} if k_ratio is None else {"k_ratio": k_ratio}), **common
         )
     raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}.")
+
+
+def loss_for_model(model):
+    """The loss a keras_wsal model is trained with: eq. 5 for UntrimmedNet (and W-TALC's
+    multiple-instance loss, the same cross-entropy), BCE for WSGN."""
+    return UntrimmedNetLoss() if isinstance(model, (UntrimmedNet, WTALC)) else WSGNLoss()

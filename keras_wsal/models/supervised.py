@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from keras import ops
 
-from keras_wsal._serialization import keras_wsal_serializable
-from keras_wsal.layers._temporal import float_mask, safe_divide
+from keras_wsal.layers.masked_ops import float_mask, safe_divide
 from keras_wsal.models.wsgn import WSGN
+from keras_wsal.utils.registration import keras_wsal_serializable
 
 FRAME_LABELS = "frame_labels"
 _EPSILON = 1e-7

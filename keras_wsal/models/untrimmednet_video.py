@@ -5,7 +5,6 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_wsal._serialization import keras_wsal_serializable
 from keras_wsal.backbones import (
     BACKBONES,
     STREAM_CHANNELS,
@@ -15,6 +14,7 @@ from keras_wsal.backbones import (
     set_partial_bn,
 )
 from keras_wsal.models.untrimmednet import MODES, UntrimmedNet
+from keras_wsal.utils.registration import keras_wsal_serializable
 
 # UntrimmedNet §5.3: "we set the parameter k in top-k pooling as floor(N/2)" for N clips.
 PAPER_K_RATIO = 0.5

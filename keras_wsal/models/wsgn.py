@@ -5,10 +5,10 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_wsal._serialization import keras_wsal_serializable
 from keras_wsal.layers import GaussianGlobalNorm, GaussianLocalNorm, TemporalSoftmaxNorm
-from keras_wsal.layers._temporal import float_mask, safe_divide
+from keras_wsal.layers.masked_ops import float_mask, safe_divide
 from keras_wsal.models._base import SnippetModel
+from keras_wsal.utils.registration import keras_wsal_serializable
 
 NORMS = {"zloc": GaussianLocalNorm, "gloc": GaussianGlobalNorm, "sloc": TemporalSoftmaxNorm}
 

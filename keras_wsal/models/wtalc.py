@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_wsal._serialization import keras_wsal_serializable
 from keras_wsal.layers import TopKSelect
 from keras_wsal.models._base import SnippetModel
+from keras_wsal.utils.registration import keras_wsal_serializable
 
 
 class _WTALCHead(keras.layers.Layer):

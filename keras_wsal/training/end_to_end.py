@@ -60,7 +60,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_wsal._atomic import atomic_write_text
 from keras_wsal.backbones import (
     BACKBONES,
     STREAM_CHANNELS,
@@ -92,6 +91,7 @@ from keras_wsal.training.run_folder import (
     save_atomically,
     save_config,
 )
+from keras_wsal.utils.atomic_files import atomic_write_text
 from keras_wsal.video.extraction import find_videos
 from keras_wsal.video.flow import (
     DEFAULT_BOUND,

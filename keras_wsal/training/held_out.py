@@ -17,10 +17,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_wsal._atomic import atomic_write_text
 from keras_wsal.errors import DataError
 from keras_wsal.evaluation.average_precision import mean_average_precision
 from keras_wsal.inference.detection_rule import top_k_class_scores
+from keras_wsal.utils.atomic_files import atomic_write_text
 
 BEST_WEIGHTS_FILE = "best.weights.h5"
 SELECTION_FILE = "selection.json"

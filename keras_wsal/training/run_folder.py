@@ -26,8 +26,8 @@ from pathlib import Path
 
 import keras
 
-from keras_wsal._atomic import atomic_write_text
 from keras_wsal.errors import DataError
+from keras_wsal.utils.atomic_files import atomic_write_text
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"

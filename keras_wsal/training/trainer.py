@@ -20,10 +20,8 @@ from pathlib import Path
 
 import keras
 
-from keras_wsal._atomic import atomic_write_text
 from keras_wsal.errors import DataError
-from keras_wsal.losses import loss_for_model
-from keras_wsal.models import build_model
+from keras_wsal.models import build_model, loss_for_model
 from keras_wsal.models.supervised import FRAME_LABELS
 from keras_wsal.training.config import TrainConfig
 from keras_wsal.training.held_out import KeepBestOnHeldOut, split_held_out
@@ -38,6 +36,7 @@ from keras_wsal.training.run_folder import (
     save_atomically,
 )
 from keras_wsal.training.strategy import is_chief, make_strategy
+from keras_wsal.utils.atomic_files import atomic_write_text
 
 logger = logging.getLogger(__name__)
 

@@ -322,7 +322,7 @@ def _video_is_done(dataset: Path, video: str) -> bool:
 def _write_json(path: Path, content) -> None:
     import json
 
-    from keras_wsal._atomic import atomic_write
+    from keras_wsal.utils.atomic_files import atomic_write
 
     text = json.dumps(content, indent=1) + "\n"
     atomic_write(path, lambda file: file.write(text.encode("utf-8")))

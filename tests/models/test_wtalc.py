@@ -2,8 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_wsal.losses import UntrimmedNetLoss, loss_for_model
-from keras_wsal.models import WTALC, build_model
+from keras_wsal.losses import UntrimmedNetLoss
+from keras_wsal.models import WTALC, build_model, loss_for_model
 
 
 def softmax(x, axis=-1):

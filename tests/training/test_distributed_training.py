@@ -25,8 +25,7 @@ import tensorflow as tf
 from training_helpers import FEATURE_DIM, NUM_VIDEOS, write_tiny_dataset
 
 from keras_wsal.cli import main
-from keras_wsal.losses import loss_for_model
-from keras_wsal.models import build_model
+from keras_wsal.models import build_model, loss_for_model
 from keras_wsal.training import TrainConfig, train
 
 pytestmark = pytest.mark.slow

@@ -10,8 +10,7 @@ import pytest
 
 from keras_wsal.datasets import make_synthetic_dataset, make_training_dataset
 from keras_wsal.inference import predict_videos
-from keras_wsal.losses import loss_for_model
-from keras_wsal.models import MODEL_NAMES, build_model
+from keras_wsal.models import MODEL_NAMES, build_model, loss_for_model
 
 
 @pytest.fixture(scope="module")

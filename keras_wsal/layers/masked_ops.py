@@ -1,4 +1,4 @@
-"""Shared pieces of the temporal selection layers: argument checks and masked reductions.
+"""Masked operations over time, shared by the layers, models and losses: shape checks and reductions.
 
 All reductions run in float32 whatever the layer's compute dtype: under `mixed_float16` a sum of
 hundreds of exponentials, or the square of a logit of 1e4, would overflow float16.
@@ -6,7 +6,6 @@ hundreds of exponentials, or the square of a logit of 1e4, would overflow float1
 
 from __future__ import annotations
 
-import keras
 from keras import ops
 
 
@@ -87,31 +86,3 @@ def masked_moments_over_time(values, valid):
     mean = safe_divide(ops.sum(values * valid, axis=1, keepdims=True), count)
     variance = safe_divide(ops.sum(ops.square(values - mean) * valid, axis=1, keepdims=True), count)
     return mean, variance
-
-
-class TemporalNormalization(keras.layers.Layer):
-    """Base of the WSGN frame-selection layers: `[batch, time, classes]` scores in, weights out.
-
-    Checks the input and mask shapes, casts the scores to float32, builds the `[batch, time, 1]`
-    validity mask, and casts the weights back to the compute dtype with 0 at padded steps.
-    Subclasses define `normalize(scores, valid)` (both float32) and may override `build`.
-    """
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-
-    def build(self, input_shape):
-        check_scores_shape(self.name, "inputs", input_shape)
-
-    def call(self, inputs, mask=None):
-        mask = first_mask(mask)
-        check_scores_shape(self.name, "inputs", inputs.shape)
-        check_mask_shape(self.name, inputs.shape, None if mask is None else mask.shape)
-        scores = ops.cast(inputs, "float32")
-        valid = float_mask(mask, scores)
-        return ops.cast(self.normalize(scores, valid) * valid, self.compute_dtype)
-
-    def compute_output_shape(self, input_shape):
-        check_scores_shape(self.name, "inputs", input_shape)
-        return tuple(input_shape)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_wsal.errors import VideoError
-from keras_wsal.video.flow import DEFAULT_BOUND, STACK_LENGTH, FlowPool
+from keras_wsal.video.flow import DEFAULT_BOUND, STACK_LENGTH, FlowPool, flow_stack_indices
 from keras_wsal.video.reader import open_video
 
 VIDEO_SUFFIXES = (".avi", ".flv", ".m4v", ".mkv", ".mov", ".mp4", ".mpeg", ".mpg", ".webm", ".wmv")
@@ -174,9 +174,9 @@ def extract_video_features(
 
     def finish(snippet: int, last_frame: int) -> None:
         """Run snippet `snippet`; frames up to `last_frame` (the video's last if known) exist."""
-        centre = min(snippet * size + size // 2, last_frame)
-        start = first_flow(snippet)
-        needed = [min(max(j, 0), last_frame - 1) for j in range(start, start + length)]
+        centre = snippet * size + size // 2
+        needed = [int(j) for j in flow_stack_indices(centre, last_frame, length)]
+        centre = min(centre, last_frame)
         futures = {
             j: pool.submit(frames[j], frames[j + 1]) for j in sorted(set(needed)) if j not in flows
         }

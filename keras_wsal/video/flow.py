@@ -14,8 +14,8 @@ and mapped linearly to `q = round(255 (v + bound) / (2 bound))` in `[0, 255]`; `
 maps back, `v = q (2 bound) / 255 - bound`, with an error of at most `bound / 255` on unclipped
 values (half a quantisation step).
 
-The temporal stream's input is a stack of `L = 5` consecutive flows, 10 channels ordered
-`(x_1, y_1, ..., x_5, y_5)` (`flow_stack`).
+The temporal stream's input is a stack of `L = 5` consecutive flows centred on the snippet's frame,
+10 channels ordered `(x_1, y_1, ..., x_5, y_5)` (`flow_stack_indices`, `flow_stack`).
 """
 
 from __future__ import annotations
@@ -205,23 +205,48 @@ def video_flows(
             yield pending.popleft().result()
 
 
-def flow_stack(flows: Sequence[np.ndarray], start: int, length: int = STACK_LENGTH) -> np.ndarray:
-    """Stack `length` consecutive flows from `flows[start]` into `[H, W, 2 × length]`.
+def flow_stack_indices(centres, num_flows: int, length: int = STACK_LENGTH) -> np.ndarray:
+    """The flows that make the stack of each snippet centred on frame `c`: `c - L//2 .. c + L//2`.
 
-    Channels are `(x_1, y_1, ..., x_L, y_L)` as in TSN's temporal stream. Indices past the last
-    flow repeat the last one, so a stack exists for every `0 <= start < len(flows)` (a video
-    shorter than `length + 1` frames still gets stacks).
+    Flow `j` goes from frame `j` to frame `j + 1`, so the stack of frame `c` holds
+
+        j_i = clip(c - floor(L / 2) + i, 0, num_flows - 1),   i = 0 .. L - 1,
+
+    the convention of TSN's temporal stream (flows around the snippet's frame), clamped at both
+    ends of the video, so a stack exists for every frame of a video of at least 2 frames. Feature
+    extraction, end-to-end training and `flow_stack` all use it.
+
+    Args:
+        centres: int array of any shape, the centre frame of each stack.
+        num_flows: the number of flows of the video (its number of frames minus 1), ≥ 1.
+        length: `L`, the number of flows in a stack (TSN: 5).
+
+    Returns:
+        int64 `[*centres.shape, L]`.
+    """
+    if num_flows < 1:
+        raise ValueError("flows is empty: a flow stack needs a video of at least 2 frames")
+    if length < 1:
+        raise ValueError(f"length must be >= 1, got {length}")
+    first = np.asarray(centres, dtype=np.int64)[..., None] - length // 2
+    return np.clip(first + np.arange(length), 0, num_flows - 1)
+
+
+def flow_stack(flows: Sequence[np.ndarray], centre: int, length: int = STACK_LENGTH) -> np.ndarray:
+    """The stack of `length` flows centred on frame `centre`, `[H, W, 2 × length]`.
+
+    The flows are `flow_stack_indices(centre, len(flows), length)`: `centre - L//2 ..
+    centre + L//2`, clamped to the video. Channels are `(x_1, y_1, ..., x_L, y_L)` as in TSN's
+    temporal stream.
 
     Args:
         flows: a sequence (list or array `[N, H, W, 2]`) of flows, uint8 or float.
-        start: index of the first flow.
+        centre: the snippet's frame, in `[0, len(flows)]` (a video of N + 1 frames).
         length: number of flows `L` (TSN: 5).
     """
     if len(flows) == 0:
         raise ValueError("flows is empty: a flow stack needs a video of at least 2 frames")
-    if not 0 <= start < len(flows):
-        raise ValueError(f"start must be in [0, {len(flows)}), got {start}")
-    if length < 1:
-        raise ValueError(f"length must be >= 1, got {length}")
-    last = len(flows) - 1
-    return np.concatenate([flows[min(start + i, last)] for i in range(length)], axis=-1)
+    if not 0 <= centre <= len(flows):
+        raise ValueError(f"centre must be a frame in [0, {len(flows)}], got {centre}")
+    indices = flow_stack_indices(centre, len(flows), length)
+    return np.concatenate([flows[int(j)] for j in indices], axis=-1)

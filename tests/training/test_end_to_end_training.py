@@ -14,16 +14,11 @@ from keras_wsal.backbones import make_backbone, preprocess_input
 from keras_wsal.errors import DataError, VideoError
 from keras_wsal.losses import UntrimmedNetLoss
 from keras_wsal.models import UntrimmedNetVideo
-from keras_wsal.training.end_to_end import (
-    EndToEndConfig,
-    VideoClipLoader,
-    _initialise_backbone,
-    _video_proposals,
-    multi_scale_crop,
-    sample_clips,
-    segment_frames,
-    train_end_to_end,
-)
+from keras_wsal.training.clip_loader import VideoClipLoader
+from keras_wsal.training.end_to_end import _initialise_backbone, train_end_to_end
+from keras_wsal.training.end_to_end_config import EndToEndConfig
+from keras_wsal.training.proposal_sampling import sample_clips, video_proposals
+from keras_wsal.training.tsn_sampling import multi_scale_crop, segment_frames
 from keras_wsal.video import compute_flow, open_video, quantize_flow, write_synthetic_video
 
 BACKBONE = "mobilenet_v3_small"
@@ -102,11 +97,11 @@ def long_video(tmp_path_factory):
 
 
 def test_proposals_of_a_training_video(long_video):
-    shots = _video_proposals(long_video, "shot", clip_frames=30, uniform_clips=4)
+    shots = video_proposals(long_video, "shot", clip_frames=30, uniform_clips=4)
     # The planted cut at frame 50 splits the video; clips of 30 frames, remainders kept.
     assert shots.num_frames == 100 and shots.name == "long"
     np.testing.assert_array_equal(shots.proposals, [[0, 30], [30, 50], [50, 80], [80, 100]])
-    uniform = _video_proposals(long_video, "uniform", clip_frames=30, uniform_clips=4)
+    uniform = video_proposals(long_video, "uniform", clip_frames=30, uniform_clips=4)
     np.testing.assert_array_equal(uniform.proposals, [[0, 25], [25, 50], [50, 75], [75, 100]])
 
 

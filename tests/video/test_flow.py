@@ -8,6 +8,7 @@ from keras_wsal.video import (
     compute_flow,
     dequantize_flow,
     flow_stack,
+    flow_stack_indices,
     open_video,
     quantize_flow,
     video_flows,
@@ -77,16 +78,30 @@ def test_video_flows_parallel_equals_serial(tmp_path):
         list(video_flows(frames, method="farneback"))
 
 
-def test_flow_stack_channel_order_and_end_clamping():
+def test_flow_stack_is_centred_with_channel_order_and_clamping():
     # Flow i holds x = 10 i and y = 10 i + 1 everywhere.
     flows = [np.stack([np.full((4, 5), 10 * i), np.full((4, 5), 10 * i + 1)], -1) for i in range(7)]
-    stack = flow_stack(flows, 1)
+    stack = flow_stack(flows, 3)  # flows 1..5 around frame 3
     assert stack.shape == (4, 5, 10)
     np.testing.assert_array_equal(stack[0, 0], [10, 11, 20, 21, 30, 31, 40, 41, 50, 51])
-    at_end = flow_stack(np.stack(flows), 5)
+    at_start = flow_stack(flows, 0)  # flows -2..2 clamped to 0
+    np.testing.assert_array_equal(at_start[0, 0], [0, 1, 0, 1, 0, 1, 10, 11, 20, 21])
+    at_end = flow_stack(np.stack(flows), 7)  # the last frame: flows 5..9 clamped to 6
     np.testing.assert_array_equal(at_end[0, 0], [50, 51, 60, 61, 60, 61, 60, 61, 60, 61])
     assert flow_stack(flows[:1], 0).shape == (4, 5, 10)
     with pytest.raises(ValueError, match="empty"):
         flow_stack([], 0)
-    with pytest.raises(ValueError, match="start"):
-        flow_stack(flows, 7)
+    with pytest.raises(ValueError, match="centre"):
+        flow_stack(flows, 8)
+
+
+def test_flow_stack_indices_match_the_hand_computed_convention():
+    centres = np.array([[0, 1], [5, 9]])
+    expected = [
+        [[0, 0, 0, 1, 2], [0, 0, 1, 2, 3]],
+        [[3, 4, 5, 6, 7], [7, 7, 7, 7, 7]],
+    ]
+    np.testing.assert_array_equal(flow_stack_indices(centres, 8), expected)
+    np.testing.assert_array_equal(flow_stack_indices(4, 10, length=3), [3, 4, 5])
+    with pytest.raises(ValueError, match="empty"):
+        flow_stack_indices(0, 0)

@@ -18,7 +18,7 @@ import argparse
 import dataclasses
 import sys
 
-from keras_wsal import ablation
+from keras_wsal.experiments import ablation
 
 
 def main(argv=None) -> int:

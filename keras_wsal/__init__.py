@@ -26,12 +26,17 @@ _SUBPACKAGES = (
     "cli",
     "datasets",
     "evaluation",
+    "experiments",
     "export",
+    "extraction",
+    "formats",
     "inference",
     "losses",
     "models",
+    "plotting",
     "proposals",
     "training",
+    "utils",
     "video",
 )
 

@@ -13,6 +13,10 @@ class DataError(KerasWsalError, ValueError):
     """A dataset, feature file, annotation file or prediction file is missing or malformed."""
 
 
+class MissingFileError(DataError, FileNotFoundError):
+    """A file keras_wsal was asked to read does not exist (a `DataError` and a `FileNotFoundError`)."""
+
+
 class VideoError(KerasWsalError, ValueError):
     """A video cannot be opened or decoded, or has no usable frames or frame rate."""
 

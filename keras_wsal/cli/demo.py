@@ -44,8 +44,8 @@ def run(args) -> int:
     import dataclasses
     from pathlib import Path
 
-    from keras_wsal import ablation
     from keras_wsal.errors import DataError
+    from keras_wsal.experiments import ablation
 
     names = (
         list(ablation.VARIANTS)

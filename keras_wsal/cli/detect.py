@@ -119,8 +119,8 @@ def run(args) -> int:
 
     from keras_wsal.datasets import FeatureDataset
     from keras_wsal.errors import DataError
+    from keras_wsal.formats.snippet_outputs import save_snippet_outputs
     from keras_wsal.inference import predict_videos, write_detection_results
-    from keras_wsal.plotting import save_snippet_outputs
     from keras_wsal.training import load_run_model
 
     dataset = FeatureDataset(args.data)

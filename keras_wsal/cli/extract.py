@@ -117,13 +117,8 @@ class _ProgressBar:
 
 def run(args) -> int:
     from keras_wsal.errors import VideoError
-    from keras_wsal.video.extraction import (
-        ExtractionSettings,
-        extract_dataset,
-        find_videos,
-        make_streams,
-        shard_videos,
-    )
+    from keras_wsal.extraction import ExtractionSettings, extract_dataset, make_streams
+    from keras_wsal.video import find_videos, shard_videos
 
     try:
         settings = ExtractionSettings(

@@ -60,9 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the video's annotations, detections and curves; draw and save the picture."""
     from keras_wsal.errors import DataError
-    from keras_wsal.evaluation.annotations import AMBIGUOUS, load_ground_truth
-    from keras_wsal.evaluation.results import load_detection_results
-    from keras_wsal.plotting import load_snippet_outputs, plot_video
+    from keras_wsal.formats.annotations import AMBIGUOUS, load_ground_truth
+    from keras_wsal.formats.results import load_detection_results
+    from keras_wsal.formats.snippet_outputs import load_snippet_outputs
+    from keras_wsal.plotting import plot_video
 
     annotations_path = Path(args.data) / "annotations.json"
     truth = load_ground_truth(annotations_path)

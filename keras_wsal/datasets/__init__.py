@@ -24,6 +24,7 @@ from keras_wsal.datasets.writers import (
     write_annotations,
     write_dataset,
     write_features,
+    write_json,
     write_meta,
     write_videos,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "write_annotations",
     "write_dataset",
     "write_features",
+    "write_json",
     "write_meta",
     "write_videos",
 ]

@@ -25,7 +25,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from keras_wsal.datasets._files import AMBIGUOUS
+from keras_wsal.formats.annotations import AMBIGUOUS
 
 OUTPUT = Path(__file__).resolve().parent.parent / "data" / "thumos14_structure.json"
 # THUMOS14 subset name → the name the summary (and the generator) uses.

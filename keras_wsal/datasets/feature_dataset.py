@@ -31,21 +31,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from keras_wsal.datasets._files import (
+from keras_wsal.datasets.weak_labels import WeakLabels, weak_labels_from_names
+from keras_wsal.errors import DataError
+from keras_wsal.formats.annotations import parse_segments, resolve_classes, videos_of_subset
+from keras_wsal.formats.dataset_layout import (
     ANNOTATIONS_FILE,
     META_FILE,
+    dataset_records,
     feature_path,
     read_npy_header,
 )
-from keras_wsal.datasets._schema import (
-    parse_database,
-    parse_meta,
-    parse_segments,
-    read_json,
-    resolve_classes,
-)
-from keras_wsal.datasets.weak_labels import WeakLabels, weak_labels_from_names
-from keras_wsal.errors import DataError
+from keras_wsal.formats.dataset_meta import parse_meta
+from keras_wsal.formats.json_files import read_json
 
 logger = logging.getLogger(__name__)
 
@@ -91,9 +88,9 @@ class FeatureDataset:
         if not self.root.is_dir():
             raise DataError(f"dataset folder {self.root} does not exist")
         meta_path = self.root / META_FILE
-        self._meta = parse_meta(read_json(meta_path), str(meta_path))
+        self._meta = parse_meta(read_json(meta_path, "dataset meta"), str(meta_path))
         annotations_path = self.root / ANNOTATIONS_FILE
-        self._records = parse_database(read_json(annotations_path), str(annotations_path))
+        self._records = dataset_records(annotations_path)
         self.classes = resolve_classes(
             self._records, self._meta.get("classes"), str(annotations_path)
         )
@@ -124,13 +121,7 @@ class FeatureDataset:
         """
         if subset is None:
             return sorted(self._records)
-        videos = sorted(v for v, record in self._records.items() if record.subset == subset)
-        if not videos:
-            raise DataError(
-                f'{self.root}: subset "{subset}" has no videos; the subsets are '
-                + ", ".join(f'"{s}" ({len(self.videos(s))} videos)' for s in self.subsets())
-            )
-        return videos
+        return sorted(videos_of_subset(self._records, subset, str(self.root / ANNOTATIONS_FILE)))
 
     def _record(self, video: str):
         if video not in self._records:
@@ -263,5 +254,5 @@ class FeatureDataset:
             DataError: a segment is not two finite numbers with start <= end (names video and field).
         """
         path = self.root / ANNOTATIONS_FILE
-        segments = parse_segments(read_json(path), str(path), self.videos(subset))
+        segments = parse_segments(path, str(path), self.videos(subset))
         return [GroundTruthSegment(*segment) for segment in segments]

@@ -21,11 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_wsal.datasets._files import AMBIGUOUS, SINGLE_STREAM
-from keras_wsal.datasets._schema import read_json
 from keras_wsal.datasets.feature_dataset import FeatureDataset
 from keras_wsal.datasets.writers import write_videos
 from keras_wsal.errors import DataError
+from keras_wsal.formats.annotations import AMBIGUOUS
+from keras_wsal.formats.dataset_layout import SINGLE_STREAM
+from keras_wsal.formats.json_files import read_json
 
 logger = logging.getLogger(__name__)
 
@@ -248,7 +249,7 @@ def import_activitynet(
     features_dir = Path(features_dir)
     if not features_dir.is_dir():
         raise DataError(f"features folder {features_dir} does not exist")
-    annotations = read_json(Path(annotations_json))
+    annotations = read_json(annotations_json, "annotations")
     database = annotations.get("database") if isinstance(annotations, Mapping) else None
     if not isinstance(database, Mapping):
         raise DataError(f'{annotations_json}: expected a JSON object with a "database" object')

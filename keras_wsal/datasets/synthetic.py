@@ -66,9 +66,9 @@ from importlib import resources
 
 import numpy as np
 
-from keras_wsal.datasets._files import STREAM_SETS
 from keras_wsal.datasets.feature_dataset import FeatureDataset
 from keras_wsal.datasets.writers import write_videos
+from keras_wsal.formats.dataset_layout import STREAM_SETS
 
 TEMPORAL_STRUCTURES = ("random", "thumos14")
 _MAX_INSTANCES_PER_CLASS = 6

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keras_wsal.datasets._files import AMBIGUOUS
 from keras_wsal.errors import DataError
+from keras_wsal.formats.annotations import AMBIGUOUS
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,22 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_wsal.datasets._files import (
+from keras_wsal.datasets.feature_dataset import FeatureDataset
+from keras_wsal.errors import DataError
+from keras_wsal.formats.annotations import parse_segments, resolve_classes
+from keras_wsal.formats.dataset_layout import (
     ANNOTATIONS_FILE,
     META_FILE,
     STREAM_SETS,
     check_video_name,
+    dataset_records,
     feature_path,
 )
-from keras_wsal.datasets._schema import (
-    parse_database,
-    parse_meta,
-    parse_segments,
-    positive_real,
-    resolve_classes,
-)
-from keras_wsal.datasets.feature_dataset import FeatureDataset
-from keras_wsal.errors import DataError
+from keras_wsal.formats.dataset_meta import parse_meta, positive_real
 from keras_wsal.utils.atomic_files import atomic_write, atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -79,7 +75,8 @@ def write_features(root: str | os.PathLike, video: str, stream: str, array: np.n
     return path
 
 
-def _write_json(path: Path, content: object) -> None:
+def write_json(path: str | os.PathLike, content: object) -> None:
+    """Write `content` as JSON to `path` atomically; DataError if it is not plain JSON."""
     try:
         text = json.dumps(content, indent=1, allow_nan=False) + "\n"
     except (TypeError, ValueError) as error:
@@ -90,7 +87,7 @@ def _write_json(path: Path, content: object) -> None:
 def _normalised_database(database: Mapping, source: str) -> dict:
     """`database` checked (labels and segments) with its known fields made plain JSON values."""
     annotations = {"database": database}
-    records = parse_database(annotations, source)
+    records = dataset_records(annotations, source)
     segments = {video: [] for video in records}
     for video, _, start, end in parse_segments(annotations, source, records):
         segments[video].append([start, end])
@@ -123,7 +120,7 @@ def write_annotations(root: str | os.PathLike, database: Mapping[str, Mapping]) 
         DataError: a malformed entry (names the video and the field; nothing is written).
     """
     path = Path(root) / ANNOTATIONS_FILE
-    _write_json(path, {"database": _normalised_database(database, "annotations")})
+    write_json(path, {"database": _normalised_database(database, "annotations")})
     return path
 
 
@@ -137,7 +134,7 @@ def write_meta(root: str | os.PathLike, meta: Mapping) -> Path:
         DataError: a missing or malformed field (nothing is written).
     """
     path = Path(root) / META_FILE
-    _write_json(path, parse_meta(meta, "meta"))
+    write_json(path, parse_meta(meta, "meta"))
     return path
 
 
@@ -175,7 +172,7 @@ def write_videos(
             video written, or `extra_meta` that redefines a format field.
     """
     root = Path(root)
-    records = parse_database({"database": database}, "annotations")
+    records = dataset_records({"database": database}, "annotations")
     classes = resolve_classes(records, classes, "annotations")
     extra_meta = dict(extra_meta or {})
     clashes = sorted(set(extra_meta) & {"feature_fps", "streams", "feature_dim", "classes"})

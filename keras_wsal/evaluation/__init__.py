@@ -9,12 +9,6 @@
 """
 
 from keras_wsal.evaluation.activitynet import activitynet_average_precision
-from keras_wsal.evaluation.annotations import (
-    AMBIGUOUS,
-    GroundTruth,
-    VideoGroundTruth,
-    load_ground_truth,
-)
 from keras_wsal.evaluation.average_precision import (
     MeanAveragePrecision,
     interpolated_average_precision,
@@ -34,14 +28,20 @@ from keras_wsal.evaluation.detection import (
     evaluate_detection,
 )
 from keras_wsal.evaluation.recognition import evaluate_recognition
-from keras_wsal.evaluation.results import (
+from keras_wsal.evaluation.thumos14 import thumos14_average_precision
+from keras_wsal.evaluation.tiou import segment_tiou
+from keras_wsal.formats.annotations import (
+    AMBIGUOUS,
+    GroundTruth,
+    VideoGroundTruth,
+    load_ground_truth,
+)
+from keras_wsal.formats.results import (
     DetectionResults,
     VideoDetections,
     load_detection_results,
     load_recognition_results,
 )
-from keras_wsal.evaluation.thumos14 import thumos14_average_precision
-from keras_wsal.evaluation.tiou import segment_tiou
 
 __all__ = [
     "AMBIGUOUS",

@@ -9,10 +9,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from keras_wsal.errors import DataError
-from keras_wsal.evaluation._json import JsonSource
-from keras_wsal.evaluation.annotations import load_ground_truth
 from keras_wsal.evaluation.average_precision import MeanAveragePrecision, mean_average_precision
 from keras_wsal.evaluation.detection import UnknownVideoWarning
+from keras_wsal.formats.annotations import load_ground_truth
+from keras_wsal.formats.json_files import JsonSource
 
 CHARADES_TIME_POINTS = 25
 

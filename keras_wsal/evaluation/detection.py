@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keras_wsal.evaluation._json import JsonSource
 from keras_wsal.evaluation.activitynet import activitynet_average_precision
-from keras_wsal.evaluation.annotations import GroundTruth, load_ground_truth
-from keras_wsal.evaluation.results import DetectionResults, load_detection_results
 from keras_wsal.evaluation.thumos14 import thumos14_average_precision
+from keras_wsal.formats.annotations import GroundTruth, load_ground_truth
+from keras_wsal.formats.json_files import JsonSource
+from keras_wsal.formats.results import DetectionResults, load_detection_results
 
 PROTOCOLS = ("activitynet", "thumos14")
 DEFAULT_TIOU_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)

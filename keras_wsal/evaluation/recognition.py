@@ -6,11 +6,11 @@ import warnings
 
 import numpy as np
 
-from keras_wsal.evaluation._json import JsonSource
-from keras_wsal.evaluation.annotations import load_ground_truth
 from keras_wsal.evaluation.average_precision import MeanAveragePrecision, mean_average_precision
 from keras_wsal.evaluation.detection import UnknownVideoWarning
-from keras_wsal.evaluation.results import load_recognition_results
+from keras_wsal.formats.annotations import load_ground_truth
+from keras_wsal.formats.json_files import JsonSource
+from keras_wsal.formats.results import load_recognition_results
 
 
 def evaluate_recognition(

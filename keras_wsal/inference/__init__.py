@@ -3,21 +3,21 @@
 Everything here works on one video's NumPy arrays: `video_scores` and `ranked_labels` for
 recognition; `DetectionRule` (every detection setting in one place, the rules by name and each
 model's default), `untrimmednet_detections`, `wsgn_detections` and the shared `detect_segments`
-pipeline for detection; `predict_videos` to run a trained model over a dataset; `write_detection_results` for the ActivityNet result JSON that
+pipeline for detection; `predict_videos` to run a trained model over a dataset;
+`write_detection_results` (from `keras_wsal.formats.results`) for the ActivityNet result JSON that
 `keras-wsal evaluate` reads.
 """
 
+from keras_wsal.formats.results import detection_results, write_detection_results
 from keras_wsal.inference.detection import (
     SEGMENT_SCORES,
     VIDEO_SCORE_FUSIONS,
     PostProcessing,
     detect_segments,
-    detection_results,
     group_snippets,
     outer_inner_score,
     select_classes,
     temporal_nms,
-    write_detection_results,
 )
 from keras_wsal.inference.detection_rule import (
     RULE_NAMES,

@@ -19,20 +19,15 @@ The pipeline of `detect_segments`, shared by both papers' rules:
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from keras_wsal.errors import DataError
 from keras_wsal.evaluation.tiou import segment_tiou
-from keras_wsal.inference.recognition import check_snippet_array, check_video_scores
-from keras_wsal.utils.atomic_files import atomic_output
-from keras_wsal.version import __version__
+from keras_wsal.formats.snippet_outputs import check_snippet_array, check_video_scores
 
 SEGMENT_SCORES = ("mean", "outer_inner", "max")
 THRESHOLD_MODES = ("absolute", "relative", "range")
@@ -262,62 +257,6 @@ def detect_segments(
         }
         for class_index, start, end in ranked
     ]
-
-
-def detection_results(detections_by_video: Mapping[str, Sequence[Mapping]]) -> dict:
-    """The ActivityNet result JSON of all videos' detections.
-
-    Returns:
-        `{"version": "keras_wsal X", "results": {VIDEO: [{"label", "score", "segment"}]},
-        "external_data": {"used": False, "details": ""}}` (the fields ActivityNet's evaluator
-        requires), with plain floats.
-
-    Raises:
-        DataError: a detection with a missing field, a non-finite score or time, or start > end
-            (naming the video).
-    """
-    results = {}
-    for video, detections in detections_by_video.items():
-        entries = []
-        for index, detection in enumerate(detections):
-            try:
-                label = detection["label"]
-                score = float(detection["score"])
-                start, end = (float(value) for value in detection["segment"])
-            except (KeyError, TypeError, ValueError) as error:
-                raise DataError(
-                    f"video {video!r}, detection {index}: malformed ({error!r})"
-                ) from None
-            if (
-                not isinstance(label, str)
-                or not all(map(math.isfinite, (score, start, end)))
-                or start > end
-            ):
-                raise DataError(
-                    f"video {video!r}, detection {index}: expected a string label, a finite score "
-                    f"and finite start <= end; got {detection!r}"
-                )
-            entries.append({"label": label, "score": score, "segment": [start, end]})
-        results[video] = entries
-    return {
-        "version": f"keras_wsal {__version__}",
-        "results": results,
-        "external_data": {"used": False, "details": ""},
-    }
-
-
-def write_detection_results(
-    path: str | os.PathLike, detections_by_video: Mapping[str, Sequence[Mapping]]
-) -> Path:
-    """Write `detection_results(detections_by_video)` to `path` as JSON, atomically.
-
-    Returns:
-        The path written.
-    """
-    payload = detection_results(detections_by_video)
-    with atomic_output(path, "w") as handle:
-        json.dump(payload, handle, allow_nan=False)
-    return Path(path)
 
 
 def _threshold_mode(relative: bool | str) -> str:

@@ -26,13 +26,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from keras_wsal.formats.snippet_outputs import check_selection, check_snippet_array
 from keras_wsal.inference.detection import (
     THRESHOLD_MODES,
     PostProcessing,
     _check_thresholds,
     detect_segments,
 )
-from keras_wsal.inference.recognition import check_selection, check_snippet_array
 
 CURVES = ("detection_scores", "snippet_scores")
 CLASS_SCORES = ("video", "top_k")

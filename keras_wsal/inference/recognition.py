@@ -10,6 +10,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from keras_wsal.errors import DataError
+from keras_wsal.formats.snippet_outputs import (
+    check_selection,
+    check_snippet_array,
+    check_video_scores,
+)
 
 VIDEO_SCORE_METHODS = ("top_k", "attention", "model")
 
@@ -148,42 +153,3 @@ def recognition_results(scores_by_video: Mapping[str, np.ndarray], classes: Sequ
             for video, scores in scores_by_video.items()
         }
     }
-
-
-def check_snippet_array(array: np.ndarray, name: str, video: str) -> np.ndarray:
-    """`array` as float64 `[T, C]` with T >= 1; DataError naming the video unless so and finite."""
-    values = np.asarray(array, dtype=np.float64)
-    if values.ndim != 2 or values.shape[0] == 0 or values.shape[1] == 0:
-        raise DataError(
-            f"video {video!r}: {name} must be [snippets, classes] with at least one snippet; "
-            f"got shape {list(values.shape)}"
-        )
-    if not np.all(np.isfinite(values)):
-        raise DataError(f"video {video!r}: {name} holds NaN or infinite values")
-    return values
-
-
-def check_selection(selection: np.ndarray, shape: tuple[int, int], video: str) -> np.ndarray:
-    """Selection weights as float64 `[T, C]` or `[T, 1]` matching `shape`, finite and >= 0."""
-    weights = check_snippet_array(selection, "selection", video)
-    if weights.shape[0] != shape[0] or weights.shape[1] not in (1, shape[1]):
-        raise DataError(
-            f"video {video!r}: selection must be [{shape[0]}, {shape[1]}] or [{shape[0]}, 1] "
-            f"to match the scores; got {list(weights.shape)}"
-        )
-    if np.any(weights < 0):
-        raise DataError(f"video {video!r}: selection holds negative weights")
-    return weights
-
-
-def check_video_scores(scores: np.ndarray, num_classes: int, video: str) -> np.ndarray:
-    """Video scores as float64 `[C]`; DataError naming the video unless that shape and finite."""
-    values = np.asarray(scores, dtype=np.float64)
-    if values.shape != (num_classes,):
-        raise DataError(
-            f"video {video!r}: video scores must have shape [{num_classes}]; "
-            f"got {list(values.shape)}"
-        )
-    if not np.all(np.isfinite(values)):
-        raise DataError(f"video {video!r}: video scores hold NaN or infinite values")
-    return values

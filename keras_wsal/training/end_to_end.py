@@ -13,7 +13,7 @@ The pipeline of one training sample (UntrimmedNet §3.1, §5.2; TSN for the snip
 4. Decoding of only those frames (`keras_wsal.video`; frames resized to `frame_size` on the
    shorter side); for the temporal stream, the stack of the 5 DIS flows around each drawn
    frame, computed on the fly and quantised as TSN stores them (the convention of
-   `keras_wsal.video.extraction`: flows `c - 2 .. c + 2`, clamped to the video).
+   `keras_wsal.video.flow_stack_indices`: flows `c - 2 .. c + 2`, clamped to the video).
 5. TSN's corner cropping and scale jittering (`multi_scale_crop`), one crop per sample, then
    `keras_wsal.backbones.preprocess_input`.
 
@@ -64,9 +64,9 @@ from keras_wsal.backbones import (
     load_backbone_weights,
     make_backbone,
 )
-from keras_wsal.datasets._schema import parse_database, read_json, resolve_classes
 from keras_wsal.datasets.weak_labels import weak_labels_from_names
 from keras_wsal.errors import DataError, VideoError
+from keras_wsal.formats.annotations import parse_database, resolve_classes, videos_of_subset
 from keras_wsal.losses import UntrimmedNetLoss
 from keras_wsal.models import UntrimmedNetVideo
 from keras_wsal.training.clip_loader import VideoClipLoader
@@ -83,7 +83,7 @@ from keras_wsal.training.run_folder import (
 )
 from keras_wsal.training.tsn_sampling import CROP_SCALES, multi_scale_crop, segment_frames
 from keras_wsal.utils.atomic_files import atomic_write_text
-from keras_wsal.video.extraction import find_videos
+from keras_wsal.video.files import find_videos
 
 logger = logging.getLogger(__name__)
 
@@ -104,16 +104,11 @@ class EndToEndResult:
 def _training_videos(config: EndToEndConfig):
     """The subset's videos with their proposals, the classes and the multi-hot labels."""
     source = config.annotations
-    records = parse_database(read_json(Path(source)), source)
+    records = parse_database(source, required=("subset",))
     classes = resolve_classes(records, None, source)
     if not classes:
         raise DataError(f"{source}: no labels, so no classes to train on")
-    names = sorted(video for video, record in records.items() if record.subset == config.subset)
-    if not names:
-        subsets = sorted({record.subset for record in records.values()})
-        raise DataError(
-            f'{source}: subset "{config.subset}" has no videos; the subsets are {subsets}'
-        )
+    names = sorted(videos_of_subset(records, config.subset, source))
     files = find_videos(config.videos)
     missing = [name for name in names if name not in files]
     if missing and not config.skip_bad:

@@ -1,15 +1,7 @@
-"""Video decoding, optical flow, two-stream feature extraction and synthetic test videos."""
+"""Video decoding, optical flow, folders of videos and synthetic test videos (feature extraction
+from them is `keras_wsal.extraction`)."""
 
-from keras_wsal.video.extraction import (
-    ExtractionReport,
-    ExtractionSettings,
-    VideoFeatures,
-    extract_dataset,
-    extract_video_features,
-    find_videos,
-    make_streams,
-    shard_videos,
-)
+from keras_wsal.video.files import VIDEO_SUFFIXES, find_videos, shard_videos
 from keras_wsal.video.flow import (
     DEFAULT_BOUND,
     DIS_PRESETS,
@@ -36,13 +28,8 @@ from keras_wsal.video.reader import (
 from keras_wsal.video.synthetic import synthetic_frame, write_synthetic_video
 
 __all__ = [
-    "ExtractionReport",
-    "ExtractionSettings",
-    "VideoFeatures",
-    "extract_dataset",
-    "extract_video_features",
+    "VIDEO_SUFFIXES",
     "find_videos",
-    "make_streams",
     "shard_videos",
     "BACKENDS",
     "DEFAULT_BOUND",

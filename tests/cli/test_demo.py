@@ -1,7 +1,7 @@
 import json
 
-from keras_wsal import ablation
 from keras_wsal.cli import main
+from keras_wsal.experiments import ablation
 
 
 def test_demo_runs_the_whole_pipeline_at_a_tiny_size(tmp_path, capsys):

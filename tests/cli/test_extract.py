@@ -6,12 +6,8 @@ import numpy as np
 import pytest
 
 from keras_wsal.cli import main
-from keras_wsal.video import (
-    ExtractionSettings,
-    extract_video_features,
-    make_streams,
-    write_synthetic_video,
-)
+from keras_wsal.extraction import ExtractionSettings, extract_video_features, make_streams
+from keras_wsal.video import write_synthetic_video
 
 SETTINGS = ExtractionSettings(
     frame_rate=10.0,

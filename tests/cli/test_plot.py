@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from keras_wsal.cli import main
-from keras_wsal.plotting import save_snippet_outputs
+from keras_wsal.formats.snippet_outputs import save_snippet_outputs
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def test_classes_from_meta_keep_their_order_and_reject_unknown_labels(tmp_path):
     meta["classes"] = ["Jump"]
     (tmp_path / "d" / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(
-        DataError, match=r'annotations.json: video "v" has label "Run", which is not'
+        DataError, match=r"annotations.json: video 'v' has label 'Run', which is not"
     ):
         FeatureDataset(tmp_path / "d")
 
@@ -88,7 +88,7 @@ def test_classes_from_meta_keep_their_order_and_reject_unknown_labels(tmp_path):
 def test_unknown_subset_lists_the_subsets(dataset):
     with pytest.raises(
         DataError,
-        match=r'subset "val" has no videos; the subsets are "test" \(1 videos\), "train" \(2 videos\)',
+        match=r"subset 'val' has no video \(subsets in the file: 'test', 'train'\)",
     ):
         dataset.videos("val")
     with pytest.raises(DataError, match='no video "zzz"'):
@@ -127,17 +127,17 @@ def test_bad_meta_is_named(dataset, edit, message):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda a: a.pop("database"), 'with a "database" object'),
-        (lambda a: a["database"]["b"].pop("subset"), 'video "b": missing field "subset"'),
-        (lambda a: a["database"]["b"].update(duration="long"), 'video "b": field "duration"'),
-        (lambda a: a["database"]["b"].update(duration=0), 'video "b": field "duration"'),
+        (lambda a: a.pop("database"), "missing the top-level field 'database'"),
+        (lambda a: a["database"]["b"].pop("subset"), "video 'b': missing field 'subset'"),
+        (lambda a: a["database"]["b"].update(duration="long"), "video 'b', field 'duration'"),
+        (lambda a: a["database"]["b"].update(duration=0), "video 'b', field 'duration'"),
         (
             lambda a: a["database"]["b"].update(annotations={}),
-            'video "b": field "annotations" must be a list',
+            "video 'b', field 'annotations': expected a list",
         ),
         (
             lambda a: a["database"]["b"]["annotations"][1].pop("label"),
-            'video "b": annotation 1 must be an object',
+            "video 'b', annotation 1: missing field 'label'",
         ),
         (
             lambda a: a["database"].update({"../x": a["database"]["b"]}),
@@ -145,7 +145,7 @@ def test_bad_meta_is_named(dataset, edit, message):
         ),
         (
             lambda a: a["database"]["b"]["annotations"][0].update(label="Swim"),
-            'video "b" has label "Swim"',
+            "video 'b' has label 'Swim'",
         ),
     ],
 )
@@ -163,7 +163,7 @@ def test_missing_or_broken_files(tmp_path, dataset):
     with pytest.raises(DataError, match="annotations.json: not valid JSON"):
         FeatureDataset(dataset.root)
     (dataset.root / "meta.json").unlink()
-    with pytest.raises(DataError, match="meta.json: file not found"):
+    with pytest.raises(DataError, match="dataset meta file .*meta.json does not exist"):
         FeatureDataset(dataset.root)
 
 
@@ -175,7 +175,7 @@ def test_bad_segments_only_matter_to_ground_truth(dataset):
     reopened = FeatureDataset(dataset.root)
     np.testing.assert_array_equal(reopened.weak_labels("train").multi_hot, [[0, 0], [1, 1]])
     with pytest.raises(
-        DataError, match=r'video "b": annotation 2 field "segment" must be \[start_s, end_s\]'
+        DataError, match=r"video 'b', annotation 2, field 'segment': start 3.0 is after end 1.0"
     ):
         reopened.ground_truth("train")
     assert reopened.ground_truth("test") == [GroundTruthSegment("c", "Jump", 0.0, 0.5)]
@@ -330,7 +330,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
 def test_write_meta_and_annotations_check_their_content(tmp_path):
     with pytest.raises(DataError, match=r'meta: field "streams"'):
         write_meta(tmp_path, {"feature_fps": 1, "streams": ["x"], "feature_dim": {}})
-    with pytest.raises(DataError, match=r'video "v": annotation 0 field "segment"'):
+    with pytest.raises(DataError, match=r"video 'v', annotation 0, field 'segment'"):
         write_annotations(
             tmp_path,
             {"v": {"subset": "s", "duration": 1, "annotations": [{"segment": [1], "label": "A"}]}},
@@ -374,7 +374,7 @@ def test_write_dataset_rejects_inconsistent_input(tmp_path):
         write_dataset(
             tmp_path, {"v": entry()}, {"v": {"rgb": np.ones((2, 3)), "flow": np.ones((3, 3))}}, 1.0
         )
-    with pytest.raises(DataError, match='video "v" has label "B"'):
+    with pytest.raises(DataError, match="video 'v' has label 'B'"):
         write_dataset(tmp_path, {"v": entry("B")}, {"v": one}, 1.0, classes=["A"])
     with pytest.raises(DataError, match=r"must not redefine the format fields \['classes'\]"):
         write_dataset(tmp_path, {"v": entry()}, {"v": one}, 1.0, extra_meta={"classes": []})

@@ -10,7 +10,6 @@ from dataset_helpers import indexed_features, write_indexed_dataset
 
 from keras_wsal.datasets import (
     FeatureDataset,
-    _schema,
     feature_dataset,
     make_inference_dataset,
     make_synthetic_dataset,
@@ -18,6 +17,7 @@ from keras_wsal.datasets import (
     pipeline,
 )
 from keras_wsal.errors import DataError
+from keras_wsal.formats import annotations
 
 LENGTHS = {"v0": 7, "v1": 3, "v2": 12, "v3": 1, "v4": 9}
 LABELS = {"v0": ["A"], "v1": ["B"], "v2": ["A", "C"], "v3": ["C"], "v4": ["Ambiguous", "B"]}
@@ -188,7 +188,7 @@ def test_missing_feature_file_fails_before_tensorflow(dataset):
 
 def test_empty_or_unknown_subset(dataset):
     with pytest.raises(
-        DataError, match=r'subset "validation" has no videos; the subsets are "train" \(5 videos\)'
+        DataError, match=r"subset 'validation' has no video \(subsets in the file: 'train'\)"
     ):
         make_training_dataset(dataset, "validation", batch_size=2)
     for video in VIDEOS:
@@ -249,7 +249,7 @@ def test_training_batches_ignore_action_boundaries(tmp_path):
             ).tolist()
     path.write_text(json.dumps(content))
     moved = FeatureDataset(tmp_path / "b")
-    with pytest.raises(DataError, match='field "segment"'):
+    with pytest.raises(DataError, match="field 'segment'"):
         moved.ground_truth()
     assert _batch_bytes(original) == _batch_bytes(moved)
 
@@ -262,7 +262,8 @@ def test_training_pipeline_never_reads_segments(tmp_path, monkeypatch):
         raise AssertionError("the training pipeline read segment boundaries")
 
     monkeypatch.setattr(FeatureDataset, "ground_truth", forbidden)
-    monkeypatch.setattr(_schema, "parse_segments", forbidden)
+    monkeypatch.setattr(annotations, "parse_segments", forbidden)
+    monkeypatch.setattr(annotations, "segment_pair", forbidden)
     monkeypatch.setattr(feature_dataset, "parse_segments", forbidden)
     batches = list(make_training_dataset(dataset, "validation", batch_size=2, seed=0))
     assert sum(labels.shape[0] for _, labels in batches) == 2

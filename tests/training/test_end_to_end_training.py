@@ -373,7 +373,10 @@ def test_bad_training_input_is_named(video_folder, tmp_path):
         train_end_to_end(_config(keep("broken", "missing"), tmp_path / "c"))
     with pytest.raises(DataError, match="no labels, so no classes"):
         train_end_to_end(_config((videos, tmp_path / "0.json"), tmp_path / "d"))
-    with pytest.raises(DataError, match='subset "training" has no videos'):
+    with pytest.raises(
+        DataError,
+        match="subset 'training' has no video \\(subsets in the file: 'test', 'validation'\\)",
+    ):
         train_end_to_end(_config(video_folder, tmp_path / "d", subset="training"))
     assert not (tmp_path / "a").exists()  # nothing written before the videos are checked
     for field, value, expected in (

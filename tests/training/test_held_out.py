@@ -7,9 +7,10 @@ import pytest
 from training_helpers import NUM_VIDEOS, write_tiny_dataset
 
 from keras_wsal.cli import main
-from keras_wsal.datasets import _schema, feature_dataset
+from keras_wsal.datasets import feature_dataset
 from keras_wsal.datasets.feature_dataset import FeatureDataset
 from keras_wsal.errors import DataError
+from keras_wsal.formats import annotations
 from keras_wsal.inference.detection_rule import top_k_class_scores
 from keras_wsal.training import TrainConfig, load_run_model, train
 from keras_wsal.training.held_out import split_held_out, video_map
@@ -56,7 +57,8 @@ def test_training_keeps_the_best_held_out_round_and_never_reads_a_segment(tmp_pa
         raise AssertionError("training read segment boundaries")
 
     monkeypatch.setattr(FeatureDataset, "ground_truth", forbidden)
-    monkeypatch.setattr(_schema, "parse_segments", forbidden)
+    monkeypatch.setattr(annotations, "parse_segments", forbidden)
+    monkeypatch.setattr(annotations, "segment_pair", forbidden)
     monkeypatch.setattr(feature_dataset, "parse_segments", forbidden)
     config = TrainConfig(
         data=tmp_path / "data",

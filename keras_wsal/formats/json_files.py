@@ -1,7 +1,8 @@
-"""Reading annotation and result JSON (a path or an already-loaded dict) with field checks.
+"""Reading the JSON files of keras_wsal (a path or an already-loaded dict) with field checks.
 
 Every check raises `DataError` with a message that names the file (or "ground truth" /
-"predictions" for an in-memory dict), the video, the entry and the field, and what was expected.
+"predictions" for an in-memory dict), the video, the entry and the field, and what was expected,
+in one style: `FILE: video 'V', annotation I, field 'F': expected ..., got ...`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from keras_wsal.errors import DataError
+from keras_wsal.errors import DataError, MissingFileError
 
 JsonSource = str | os.PathLike | Mapping
 
@@ -32,29 +33,40 @@ def load_json_object(source: JsonSource, what: str, top_key: str) -> tuple[Mappi
     if isinstance(source, Mapping):
         data, name = source, what
     else:
-        path = Path(source)
-        name = str(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{what} file {name} does not exist (or is not a file)")
-        try:
-            with open(path, encoding="utf-8") as handle:
-                data = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise DataError(
-                f"{name}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})"
-            ) from None
-        except UnicodeDecodeError as error:
-            raise DataError(f"{name}: not UTF-8 text ({error.reason})") from None
+        name = str(Path(source))
+        data = read_json(source, what)
     if not isinstance(data, Mapping):
-        raise DataError(f"{name}: expected a JSON object at the top level, got {_kind(data)}")
+        raise DataError(f"{name}: expected a JSON object at the top level, got {kind(data)}")
     if top_key not in data:
         raise DataError(f"{name}: missing the top-level field {top_key!r}")
     if not isinstance(data[top_key], Mapping):
         raise DataError(
-            f"{name}: field {top_key!r} must be an object keyed by video, "
-            f"got {_kind(data[top_key])}"
+            f"{name}: field {top_key!r} must be an object keyed by video, got {kind(data[top_key])}"
         )
     return data[top_key], name
+
+
+def read_json(path: str | os.PathLike, what: str) -> Any:
+    """The parsed JSON file `path`.
+
+    Raises:
+        MissingFileError: `path` does not exist or is not a file ("WHAT file PATH does not exist").
+        DataError: it is not UTF-8 text or not valid JSON (the message gives line and column).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"{what} file {path} does not exist (or is not a file)")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as error:
+        raise DataError(
+            f"{path}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})"
+        ) from None
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text ({error.reason})") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot be read ({error.strerror or error})") from None
 
 
 def finite_number(value: Any, where: str, field: str) -> float:
@@ -62,6 +74,14 @@ def finite_number(value: Any, where: str, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise DataError(f"{where}, field {field!r}: expected a finite number, got {value!r}")
     return float(value)
+
+
+def positive_number(value: Any, where: str, field: str) -> float:
+    """`value` as a float; DataError naming `where` and `field` unless it is finite and > 0."""
+    number = finite_number(value, where, field)
+    if number <= 0:
+        raise DataError(f"{where}, field {field!r}: expected a positive number, got {value!r}")
+    return number
 
 
 def segment_pair(value: Any, where: str, field: str = "segment") -> tuple[float, float]:
@@ -80,7 +100,7 @@ def segment_pair(value: Any, where: str, field: str = "segment") -> tuple[float,
 def entry_field(entry: Any, field: str, where: str) -> Any:
     """`entry[field]`; DataError unless `entry` is an object holding `field`."""
     if not isinstance(entry, Mapping):
-        raise DataError(f"{where}: expected an object, got {_kind(entry)}")
+        raise DataError(f"{where}: expected an object, got {kind(entry)}")
     if field not in entry:
         raise DataError(f"{where}: missing field {field!r}")
     return entry[field]
@@ -94,5 +114,6 @@ def label_field(entry: Mapping, where: str) -> str:
     return label
 
 
-def _kind(value: Any) -> str:
+def kind(value: Any) -> str:
+    """The JSON type name of `value`, for messages."""
     return "null" if value is None else type(value).__name__

@@ -1,20 +1,20 @@
-"""Paths, names and atomic writes of the on-disk dataset format (see `keras_wsal.datasets`)."""
+"""Where the files of a feature dataset live (the format is documented in `keras_wsal.datasets`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from keras_wsal.errors import DataError
+from keras_wsal.formats.annotations import JsonSource, VideoRecord, parse_database
 
 ANNOTATIONS_FILE = "annotations.json"
 META_FILE = "meta.json"
 FEATURES_DIR = "features"
 SINGLE_STREAM = "features"
 STREAM_SETS = ((SINGLE_STREAM,), ("rgb", "flow"))
-# THUMOS14's label for instances the annotators could not decide on: ground truth only, never a class.
-AMBIGUOUS = "Ambiguous"
 
 
 def check_video_name(video: object, source: str) -> str:
@@ -30,6 +30,16 @@ def check_video_name(video: object, source: str) -> str:
             "(expected a non-empty string with no '/', '\\' or NUL that does not start with '.')"
         )
     return video
+
+
+def dataset_records(annotations: JsonSource, source: str = "annotations") -> dict[str, VideoRecord]:
+    """`parse_database` with what a feature dataset needs of every video: a "subset", a
+    "duration" and a name usable as a feature file name (`check_video_name`)."""
+    records = parse_database(annotations, source, required=("subset", "duration"))
+    name = source if isinstance(annotations, Mapping) else str(annotations)
+    for video in records:
+        check_video_name(video, name)
+    return records
 
 
 def feature_path(root: Path, stream: str, video: str) -> Path:

@@ -8,18 +8,24 @@ Recognition (video-level) results, ActivityNet's classification format::
 
     {"results": {VIDEO: [{"label": str, "score": float}, ...]}}
 
-Other top-level fields ("version", "external_data") are ignored.
+Other top-level fields ("version", "external_data") are ignored when reading; `detection_results`
+writes the ones ActivityNet's evaluator requires. The writer checks each entry with the reader's
+own field checks, so every file keras_wsal writes reads back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import json
+import os
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from keras_wsal.errors import DataError
-from keras_wsal.evaluation._json import (
+from keras_wsal.formats.annotations import AMBIGUOUS
+from keras_wsal.formats.json_files import (
     JsonSource,
     entry_field,
     finite_number,
@@ -27,7 +33,8 @@ from keras_wsal.evaluation._json import (
     load_json_object,
     segment_pair,
 )
-from keras_wsal.evaluation.annotations import AMBIGUOUS
+from keras_wsal.utils.atomic_files import atomic_output
+from keras_wsal.version import __version__
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,57 @@ def load_recognition_results(
             video_scores[label] = finite_number(entry_field(entry, "score", where), where, "score")
         scores[video_id] = video_scores
     return scores, name
+
+
+def detection_results(detections_by_video: Mapping[str, Sequence[Mapping]]) -> dict:
+    """The ActivityNet result JSON of all videos' detections.
+
+    Returns:
+        `{"version": "keras_wsal X", "results": {VIDEO: [{"label", "score", "segment"}]},
+        "external_data": {"used": False, "details": ""}}` (the fields ActivityNet's evaluator
+        requires), with plain floats.
+
+    Raises:
+        DataError: a detection with a missing field, a non-string label, a non-finite score or
+            time, or start > end (naming the video, the detection and the field).
+    """
+    results = {}
+    for video, detections in detections_by_video.items():
+        entries = []
+        for index, detection in enumerate(detections):
+            where = f"video {video!r}, detection {index}"
+            label = label_field(detection, where)
+            score = finite_number(_plain(entry_field(detection, "score", where)), where, "score")
+            segment = entry_field(detection, "segment", where)
+            if isinstance(segment, (list, tuple)):
+                segment = [_plain(value) for value in segment]
+            start, end = segment_pair(segment, where)
+            entries.append({"label": label, "score": score, "segment": [start, end]})
+        results[video] = entries
+    return {
+        "version": f"keras_wsal {__version__}",
+        "results": results,
+        "external_data": {"used": False, "details": ""},
+    }
+
+
+def write_detection_results(
+    path: str | os.PathLike, detections_by_video: Mapping[str, Sequence[Mapping]]
+) -> Path:
+    """Write `detection_results(detections_by_video)` to `path` as JSON, atomically.
+
+    Returns:
+        The path written.
+    """
+    payload = detection_results(detections_by_video)
+    with atomic_output(path, "w") as handle:
+        json.dump(payload, handle, allow_nan=False)
+    return Path(path)
+
+
+def _plain(value: object) -> object:
+    """A NumPy scalar as the Python number it holds; anything else unchanged."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _entries(entries: object, where: str):

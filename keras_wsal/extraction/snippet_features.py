@@ -25,11 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_wsal.backbones import STREAM_CHANNELS, make_backbone, preprocess_input
 from keras_wsal.errors import VideoError
 from keras_wsal.video.flow import DEFAULT_BOUND, STACK_LENGTH, FlowPool, flow_stack_indices
 from keras_wsal.video.reader import open_video
 
-VIDEO_SUFFIXES = (".avi", ".flv", ".m4v", ".mkv", ".mov", ".mp4", ".mpeg", ".mpg", ".webm", ".wmv")
+_STATE_DICT_SUFFIXES = (".pth", ".pt", ".tar", ".npz")
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,6 @@ def extract_video_features(
     Raises:
         VideoError: the video cannot be read, or is shorter than one snippet.
     """
-    from keras_wsal.backbones import preprocess_input
-
     reader = open_video(path)
     size, length, crop = settings.snippet_frames, STACK_LENGTH, settings.crop
     batcher = _SnippetBatcher(
@@ -219,61 +218,6 @@ def extract_video_features(
     )
 
 
-def find_videos(videos_dir: str | os.PathLike) -> dict[str, Path]:
-    """The videos of a folder by name (the file name without its suffix), sorted by name.
-
-    Files with a video suffix (`VIDEO_SUFFIXES`, any case) directly in the folder; hidden files
-    are ignored.
-
-    Raises:
-        VideoError: the folder does not exist, or two files have the same name.
-    """
-    folder = Path(videos_dir)
-    if not folder.is_dir():
-        raise VideoError(f"videos folder {folder} does not exist or is not a folder")
-    videos: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.suffix.lower() not in VIDEO_SUFFIXES:
-            continue
-        if not path.is_file():
-            continue
-        if path.stem in videos:
-            raise VideoError(f"two videos are named {path.stem!r}: {videos[path.stem]} and {path}")
-        videos[path.stem] = path
-    return dict(sorted(videos.items()))
-
-
-def shard_videos(names: list[str], shard: tuple[int, int]) -> list[str]:
-    """Shard `I` of `N` (`0 <= I < N`): `sorted(names)[I::N]`, the same split on every machine."""
-    index, count = shard
-    if count < 1 or not 0 <= index < count:
-        raise ValueError(f"shard must be I/N with 0 <= I < N, got {index}/{count}")
-    return sorted(names)[index::count]
-
-
-@dataclass
-class ExtractionReport:
-    """What `extract_dataset` did: videos extracted, skipped (already done) and failed."""
-
-    extracted: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failures: dict[str, str] = field(default_factory=dict)
-    report_path: Path | None = None
-
-    def summary(self) -> str:
-        line = (
-            f"extracted {len(self.extracted)}, skipped {len(self.skipped)} (already done), "
-            f"failed {len(self.failures)}"
-        )
-        if self.failures:
-            line += f" (see {self.report_path})"
-        return line
-
-
-EXTRACTION_DIR = "extraction"
-_STATE_DICT_SUFFIXES = (".pth", ".pt", ".tar", ".npz")
-
-
 def make_streams(
     settings: ExtractionSettings,
     weights: str | os.PathLike | None = None,
@@ -289,8 +233,6 @@ def make_streams(
         `(rgb_model, flow_model, description)`, `description` naming the weights files (for
         `meta.json`).
     """
-    from keras_wsal.backbones import STREAM_CHANNELS, make_backbone
-
     if flow_weights is None and weights is not None:
         if Path(weights).suffix in _STATE_DICT_SUFFIXES:
             flow_weights = weights
@@ -308,186 +250,3 @@ def make_streams(
         "flow_weights": Path(flow_weights).name if flow_weights is not None else None,
     }
     return models["rgb"], models["flow"], description
-
-
-def _video_is_done(dataset: Path, video: str) -> bool:
-    from keras_wsal.datasets._files import feature_path
-
-    record = dataset / EXTRACTION_DIR / "videos" / f"{video}.json"
-    return record.is_file() and all(
-        feature_path(dataset, stream, video).is_file() for stream in ("rgb", "flow")
-    )
-
-
-def _write_json(path: Path, content) -> None:
-    import json
-
-    from keras_wsal.utils.atomic_files import atomic_write
-
-    text = json.dumps(content, indent=1) + "\n"
-    atomic_write(path, lambda file: file.write(text.encode("utf-8")))
-
-
-def _prepare_meta(dataset: Path, meta: dict) -> None:
-    """Write `meta.json`, or check that the existing one describes the same extraction."""
-    import json
-
-    from keras_wsal.datasets import write_meta
-    from keras_wsal.errors import DataError
-
-    path = dataset / "meta.json"
-    if not path.is_file():
-        write_meta(dataset, meta)
-        return
-    try:
-        existing = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: cannot be read as JSON ({error})") from error
-    for key in ("feature_fps", "streams", "feature_dim", "extraction"):
-        if existing.get(key) != json.loads(json.dumps(meta[key])):
-            raise DataError(
-                f"{path} describes other features ({key}: {existing.get(key)!r}, this "
-                f"extraction: {meta[key]!r}); extract into a new dataset folder"
-            )
-
-
-def _update_annotations(dataset: Path, subset: str) -> None:
-    """Add every extracted video missing from `annotations.json` (no annotations, `subset`).
-
-    The videos come from the per-video records of every run and shard, so the last shard to
-    finish writes the complete list; existing entries (with their annotations) are kept.
-    """
-    import json
-
-    from keras_wsal.datasets import write_annotations
-    from keras_wsal.errors import DataError
-
-    try:
-        import fcntl
-    except ImportError:  # no advisory locks on this platform
-        fcntl = None
-    lock_path = dataset / EXTRACTION_DIR / ".annotations.lock"
-    with open(lock_path, "a") as lock:
-        if fcntl is not None:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        path = dataset / "annotations.json"
-        database = {}
-        if path.is_file():
-            try:
-                database = dict(json.loads(path.read_text())["database"])
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                raise DataError(f"{path}: not a readable annotations file ({error})") from error
-        added = 0
-        for record_path in sorted((dataset / EXTRACTION_DIR / "videos").glob("*.json")):
-            video = record_path.stem
-            if video not in database and _video_is_done(dataset, video):
-                record = json.loads(record_path.read_text())
-                database[video] = {
-                    "subset": subset,
-                    "duration": record["duration"],
-                    "annotations": [],
-                }
-                added += 1
-        if added:
-            write_annotations(dataset, database)
-
-
-def extract_dataset(
-    videos_dir: str | os.PathLike,
-    dataset: str | os.PathLike,
-    rgb_model,
-    flow_model,
-    settings: ExtractionSettings,
-    *,
-    subset: str = "test",
-    shard: tuple[int, int] = (0, 1),
-    extra_meta: dict | None = None,
-    on_video: Callable[[str, str], None] | None = None,
-) -> ExtractionReport:
-    """Extract the two-stream features of a folder of videos into a keras_wsal dataset.
-
-    Writes, in `dataset`: `features/rgb/VIDEO.npy` and `features/flow/VIDEO.npy` (float32
-    `[T, D]`, same T), `meta.json` (`feature_fps`, streams `["rgb", "flow"]`, `feature_dim`,
-    and `"extraction"`: the settings and `extra_meta`), `annotations.json` (every extracted
-    video, with no annotations, in `subset`; videos it already lists keep their entries),
-    `extraction/videos/VIDEO.json` (duration, fps, frames, snippets: written last, it marks the
-    video done) and `extraction/failures.json` (`failures.shard-I-of-N.json` for a shard): the
-    videos extracted, skipped and failed, with each failure's reason.
-
-    Resumable: a video whose record and feature files exist is skipped. Every file is written
-    atomically; a video that fails leaves no feature file of its own behind, and the others go
-    on.
-
-    Args:
-        videos_dir: the folder of videos (`find_videos`).
-        dataset: the dataset folder (created if needed).
-        rgb_model, flow_model: the two streams (`make_streams`).
-        settings: the sampling.
-        subset: the subset of the videos added to `annotations.json`.
-        shard: `(I, N)`: extract only `sorted(videos)[I::N]`.
-        extra_meta: more fields for `meta.json`'s `"extraction"` (e.g. the weights files).
-        on_video: called with `(video, status)` after each video, status `"extracted"`,
-            `"skipped"` or `"failed"`.
-
-    Raises:
-        VideoError: no videos folder; DataError: `meta.json` describes another extraction.
-    """
-    from keras_wsal.datasets import write_features
-    from keras_wsal.datasets._files import feature_path
-
-    dataset = Path(dataset)
-    videos = find_videos(videos_dir)
-    names = shard_videos(list(videos), shard)
-    meta = {
-        "feature_fps": settings.feature_fps,
-        "streams": ["rgb", "flow"],
-        "feature_dim": {
-            "rgb": int(rgb_model.output_shape[-1]),
-            "flow": int(flow_model.output_shape[-1]),
-        },
-        "extraction": {**settings.describe(), **(extra_meta or {})},
-    }
-    (dataset / EXTRACTION_DIR / "videos").mkdir(parents=True, exist_ok=True)
-    _prepare_meta(dataset, meta)
-    report = ExtractionReport()
-    for video in names:
-        if _video_is_done(dataset, video):
-            report.skipped.append(video)
-            status = "skipped"
-        else:
-            try:
-                features = extract_video_features(videos[video], rgb_model, flow_model, settings)
-                write_features(dataset, video, "rgb", features.rgb)
-                write_features(dataset, video, "flow", features.flow)
-                record = {
-                    "path": str(videos[video]),
-                    "duration": features.duration,
-                    "fps": features.fps,
-                    "frames": features.num_frames,
-                    "snippets": len(features.rgb),
-                }
-                _write_json(dataset / EXTRACTION_DIR / "videos" / f"{video}.json", record)
-                report.extracted.append(video)
-                status = "extracted"
-            except Exception as error:  # one bad video never stops the others
-                for stream in ("rgb", "flow"):
-                    feature_path(dataset, stream, video).unlink(missing_ok=True)
-                report.failures[video] = f"{type(error).__name__}: {error}"
-                status = "failed"
-        if on_video is not None:
-            on_video(video, status)
-    index, count = shard
-    name = "failures.json" if count == 1 else f"failures.shard-{index}-of-{count}.json"
-    report.report_path = dataset / EXTRACTION_DIR / name
-    _write_json(
-        report.report_path,
-        {
-            "videos_dir": str(videos_dir),
-            "shard": f"{index}/{count}",
-            "extracted": report.extracted,
-            "skipped": report.skipped,
-            "failures": report.failures,
-        },
-    )
-    _update_annotations(dataset, subset)
-    return report

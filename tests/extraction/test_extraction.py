@@ -10,11 +10,9 @@ import pytest
 from keras_wsal.backbones import preprocess_input
 from keras_wsal.datasets import FeatureDataset, write_annotations
 from keras_wsal.errors import DataError, VideoError
+from keras_wsal.extraction import ExtractionSettings, extract_dataset, extract_video_features
 from keras_wsal.video import (
-    ExtractionSettings,
     compute_flow,
-    extract_dataset,
-    extract_video_features,
     find_videos,
     open_video,
     quantize_flow,

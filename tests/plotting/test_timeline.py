@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from keras_wsal.errors import DataError
-from keras_wsal.plotting import load_snippet_outputs, plot_video, save_snippet_outputs
+from keras_wsal.formats.snippet_outputs import load_snippet_outputs, save_snippet_outputs
+from keras_wsal.plotting import plot_video
 
 GROUND_TRUTH = [
     {"label": "A", "segment": [2.0, 4.0]},

@@ -11,6 +11,7 @@ from keras_wsal.evaluation import (
     load_ground_truth,
     load_recognition_results,
 )
+from keras_wsal.formats.annotations import parse_database, videos_of_subset
 
 
 def _database():
@@ -72,7 +73,11 @@ def test_ground_truth_from_file(tmp_path):
             lambda d: d["database"]["v1"]["annotations"][0].update(segment=[float("nan"), 2.0]),
             "field 'segment[0]': expected a finite number",
         ),
-        (lambda d: d["database"]["v2"].pop("annotations"), "'v2': missing field 'annotations'"),
+        (
+            lambda d: d["database"]["v2"].update(annotations={}),
+            "'v2', field 'annotations': expected a list",
+        ),
+        (lambda d: d["database"]["v2"].update(duration=0), "'v2', field 'duration'"),
         (lambda d: d["database"]["v2"].update(duration="long"), "'v2', field 'duration'"),
         (lambda d: d.pop("database"), "missing the top-level field 'database'"),
     ],
@@ -184,3 +189,18 @@ def test_recognition_results_reject_a_repeated_label():
         {"results": {"v1": [{"label": "A", "score": 0.5}]}}, ["A"]
     )
     assert scores == {"v1": {"A": 0.5}} and name == "predictions"
+
+
+def test_a_video_without_annotations_has_none_and_the_same_parser_serves_training():
+    data = _database()
+    data["database"]["v2"].pop("annotations")
+    truth = load_ground_truth(data)
+    assert truth.videos["v2"].labels == () and truth.videos["v2"].segments.shape == (0, 2)
+    records = parse_database(data, "gt", required=("subset", "duration"))
+    assert records["v2"].labels == () and records["v1"].subset == truth.videos["v1"].subset
+
+
+def test_subsets_match_case_insensitively_for_every_reader():
+    data = _database()
+    records = parse_database(data)
+    assert videos_of_subset(records, "TEST", "gt") == list(load_ground_truth(data, "test").videos)

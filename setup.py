@@ -24,7 +24,8 @@ setup(
     package_data={"keras_wsal": ["data/*.json"]},
     install_requires=[
         "tensorflow>=2.18",
-        "keras>=3.6",
+        # keras_wsal.utils.keras_compat.KNOWN_KERAS: move both together, deliberately.
+        "keras>=3.6,<3.16",
         "numpy",
         "matplotlib",
         "opencv-contrib-python-headless",

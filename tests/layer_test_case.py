@@ -3,8 +3,9 @@
 `run_layer_test` builds the layer, calls it eagerly and symbolically (with a `None` time
 dimension), round-trips its config, saves a Functional model that uses it to `.keras` and loads it
 back with no `custom_objects`, uses it in Sequential and subclassed models, and runs one compiled
-`fit` step (XLA where the backend has it). `run_precision_test` runs it under the mixed precision
-policies and checks that outputs and gradients stay finite and close to float32.
+`fit` step (XLA where the backend has it); it checks that the config holds exactly the constructor's
+arguments, `built`, the weight counts and the output mask. `run_precision_test` runs it under the
+mixed precision policies: float32 variables, outputs and gradients finite and close to float32's.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 from keras import ops
+from model_test_case import constructor_arguments
+
+# What `keras.layers.Layer.get_config` adds to a subclass's own arguments.
+_BASE_CONFIG_KEYS = {"name", "trainable", "dtype"}
 
 
 def backend_gradient(function, *arrays):
@@ -74,6 +79,7 @@ def run_layer_test(
     mask: np.ndarray,
     expected_output_shape,
     tmp_path,
+    expected_num_trainable_weights: int | None = None,
 ):
     """Run the generic layer checks; `input_data` is one array or a list of arrays."""
     arrays = _as_list(input_data)
@@ -82,12 +88,31 @@ def run_layer_test(
     # Config round trip: exactly the constructor arguments, reproduced by from_config.
     layer = layer_cls(**init_kwargs)
     config = layer.get_config()
-    for key in init_kwargs:
-        assert key in config, f"{layer_cls.__name__}.get_config() lacks {key!r}"
+    own = set(config) - _BASE_CONFIG_KEYS
+    assert own == constructor_arguments(layer_cls), (
+        f"{layer_cls.__name__}.get_config() holds {sorted(own)}; its constructor takes "
+        f"{sorted(constructor_arguments(layer_cls))}"
+    )
     assert layer_cls.from_config(config).get_config() == config
 
     # Eager call, with and without a mask; output shape as expected and computed.
+    assert not layer.built
     eager = _to_numpy(layer(layer_input, mask=mask))
+    assert layer.built
+    if expected_num_trainable_weights is not None:
+        assert len(layer.trainable_weights) == expected_num_trainable_weights
+        assert len(layer.non_trainable_weights) == 0
+    # The output mask: a per-step output keeps the time mask, a pooled one has none.
+    output_mask = layer.compute_mask(layer_input, mask)
+    for shape in (
+        [expected_output_shape]
+        if not isinstance(expected_output_shape, list)
+        else [expected_output_shape[0]]
+    ):
+        if len(shape) == 3 and shape[1] == arrays[0].shape[1]:
+            np.testing.assert_array_equal(ops.convert_to_numpy(_as_list(output_mask)[0]), mask)
+        else:
+            assert output_mask is None or all(m is None for m in _as_list(output_mask))
     expected_shapes = (
         expected_output_shape
         if isinstance(expected_output_shape, list)
@@ -162,6 +187,9 @@ def run_precision_test(layer_cls, init_kwargs: dict, input_data, mask: np.ndarra
         layer = layer_cls(**init_kwargs, dtype=policy)
         layer.build([a.shape for a in arrays] if len(arrays) > 1 else arrays[0].shape)
         layer.set_weights(reference_layer.get_weights())
+        assert all(keras.backend.standardize_dtype(w.dtype) == "float32" for w in layer.weights), (
+            f"{layer_cls.__name__} under {policy} has non-float32 variables"
+        )
         outputs = _as_list(layer(layer_input, mask=mask))
         for output, expected in zip(outputs, reference, strict=True):
             assert keras.backend.standardize_dtype(output.dtype) == policy.split("_")[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from keras_wsal.cli._arguments import non_negative_float, positive_int
+from keras_wsal.cli._arguments import add_detection_rule_arguments, positive_int, rule_overrides
 
 HELP = "export a trained model as a SavedModel for TensorFlow Serving (and a .keras file)"
 DESCRIPTION = """\
@@ -19,10 +19,13 @@ score and a count per video), class_names (no input) and labels (class_index →
 with its backbone inside (a run of `keras_wsal.training.train_end_to_end`) takes uint8 `frames`
 [batch, clips, segments, S, S, 3] (or `flow` stacks, 10 channels) + length instead of features;
 its detect signature also takes each clip's clip_start / clip_end in seconds.
+The detect signature applies the same detection rule as `keras-wsal detect` (--rule and the
+options that override its settings are the same; the default is the model's measured rule).
 
 examples:
   keras-wsal export runs/wsgn --out saved_models/wsgn
   keras-wsal export runs/wsgn --out saved_models/wsgn --version 7 --max-detections 50
+  keras-wsal export runs/wsgn --out saved_models/wsgn --rule paper
   keras-wsal export runs/untrimmednet/model.keras --out saved_models/un --feature-fps 1.5625
 """
 
@@ -45,23 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="snippets per second of the features (default: the run's dataset meta.json)",
     )
-    parser.add_argument(
-        "--max-detections", type=positive_int, default=100, help="segments per video of `detect`"
-    )
-    parser.add_argument(
-        "--rule",
-        choices=("auto", "untrimmednet", "wsgn"),
-        default="auto",
-        help="detection rule of `detect` (auto: UntrimmedNet's for soft selection, else WSGN's)",
-    )
-    parser.add_argument("--threshold", type=float, default=None, help="detection threshold (0.5)")
-    scale = parser.add_mutually_exclusive_group()
-    scale.add_argument("--relative", dest="relative", action="store_true", default=None)
-    scale.add_argument("--absolute", dest="relative", action="store_false")
-    parser.add_argument(
-        "--class-threshold", type=float, default=0.1, help="video score to localise a class"
-    )
-    parser.add_argument("--min-duration", type=non_negative_float, default=None, help="seconds")
+    add_detection_rule_arguments(parser)
 
 
 def run(args) -> int:
@@ -73,12 +60,8 @@ def run(args) -> int:
         args.out,
         version=args.version,
         feature_fps=args.feature_fps,
-        max_detections=args.max_detections,
         rule=args.rule,
-        threshold=args.threshold,
-        relative=args.relative,
-        class_threshold=args.class_threshold,
-        min_duration=args.min_duration,
+        **rule_overrides(args),
     )
     print(f"SavedModel → {version_dir}")
     print(f"Keras model → {version_dir.parent / KERAS_DIR / f'{version_dir.name}.keras'}")

@@ -13,12 +13,8 @@ from keras_wsal.datasets.pipeline import (
     make_training_dataset,
     make_training_dataset_from_weak_labels,
 )
-from keras_wsal.datasets.synthetic import (
-    THUMOS14_LIKE,
-    SyntheticDirections,
-    make_synthetic_dataset,
-    synthetic_directions,
-)
+from keras_wsal.datasets.synthetic import THUMOS14_LIKE, make_synthetic_dataset
+from keras_wsal.datasets.synthetic_plan import SyntheticDirections, synthetic_directions
 from keras_wsal.datasets.weak_labels import WeakLabels, weak_labels_from_names
 from keras_wsal.datasets.writers import (
     write_annotations,

@@ -12,7 +12,6 @@ reaches it.
 
 from __future__ import annotations
 
-import numbers
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
@@ -22,6 +21,7 @@ import tensorflow as tf
 from keras_wsal.datasets.feature_dataset import FeatureDataset
 from keras_wsal.datasets.weak_labels import WeakLabels
 from keras_wsal.errors import DataError
+from keras_wsal.utils.arguments import is_int
 
 CROPS = ("random", "uniform")
 
@@ -82,16 +82,12 @@ class _Reader:
         return tuple(read)
 
 
-def _is_positive_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
-
-
 def _check_arguments(
     batch_size: int, max_length: int | None, crop: str, fixed_length: bool = False
 ) -> None:
-    if not _is_positive_int(batch_size):
+    if not is_int(batch_size, 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if max_length is not None and not _is_positive_int(max_length):
+    if max_length is not None and not is_int(max_length, 1):
         raise ValueError(f"max_length must be a positive integer or None, got {max_length!r}")
     if crop not in CROPS:
         raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")

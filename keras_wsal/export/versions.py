@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from keras_wsal.errors import ExportError
+from keras_wsal.utils.arguments import is_int
 
 KERAS_DIR = "keras"
 STAGING_PREFIX = ".tmp-export-"
@@ -57,7 +58,7 @@ def next_version(base: str | os.PathLike) -> int:
 
 def check_new_version(base: str | os.PathLike, version) -> int:
     """`version` as an int >= 1 that has no directory and no `.keras` file under `base` yet."""
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+    if not is_int(version, 1):
         raise ExportError(f"version must be an integer >= 1; got {version!r}")
     base = Path(base)
     taken = [p for p in (base / str(version), base / KERAS_DIR / f"{version}.keras") if p.exists()]

@@ -17,6 +17,7 @@ import numpy as np
 from keras_wsal.errors import DataError
 from keras_wsal.formats.annotations import check_classes
 from keras_wsal.formats.dataset_layout import STREAM_SETS
+from keras_wsal.utils.arguments import is_int
 
 
 def _is_real(value: object) -> bool:
@@ -58,7 +59,7 @@ def parse_meta(meta: object, source: str) -> dict:
             f"feature size, got {dims!r}"
         )
     for stream, dim in dims.items():
-        if not isinstance(dim, numbers.Integral) or isinstance(dim, (bool, np.bool_)) or dim < 1:
+        if not is_int(dim, 1):
             raise DataError(
                 f'{source}: field "feature_dim" of stream "{stream}" must be a positive integer, '
                 f"got {dim!r}"

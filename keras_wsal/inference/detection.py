@@ -28,6 +28,7 @@ import numpy as np
 from keras_wsal.errors import DataError
 from keras_wsal.evaluation.tiou import segment_tiou
 from keras_wsal.formats.snippet_outputs import check_snippet_array, check_video_scores
+from keras_wsal.utils.arguments import is_int, is_real
 
 SEGMENT_SCORES = ("mean", "outer_inner", "max")
 THRESHOLD_MODES = ("absolute", "relative", "range")
@@ -75,11 +76,7 @@ class PostProcessing:
             raise ValueError(
                 f"class_threshold must be a finite number or None; got {self.class_threshold!r}"
             )
-        if self.class_top_k is not None and (
-            isinstance(self.class_top_k, bool)
-            or not isinstance(self.class_top_k, int)
-            or self.class_top_k < 1
-        ):
+        if self.class_top_k is not None and not is_int(self.class_top_k, 1):
             raise ValueError(f"class_top_k must be an int >= 1 or None; got {self.class_top_k!r}")
         if not (math.isfinite(self.min_duration) and self.min_duration >= 0):
             raise ValueError(f"min_duration must be seconds >= 0; got {self.min_duration!r}")
@@ -98,9 +95,7 @@ class PostProcessing:
             raise ValueError(f"outer_ratio must be > 0; got {self.outer_ratio!r}")
         for name in ("min_snippets", "max_detections"):
             value = getattr(self, name)
-            if (value is not None or name == "min_snippets") and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
+            if (value is not None or name == "min_snippets") and not is_int(value, 1):
                 raise ValueError(
                     f"{name} must be an int >= 1{' or None' if name == 'max_detections' else ''}; got {value!r}"
                 )
@@ -214,8 +209,7 @@ def detect_segments(
     num_snippets, num_classes = scores.shape
     if len(classes) != num_classes:
         raise DataError(f"video {video!r}: {num_classes} score columns but {len(classes)} classes")
-    if isinstance(feature_fps, bool) or not (math.isfinite(feature_fps) and feature_fps > 0):
-        raise ValueError(f"feature_fps must be a positive number; got {feature_fps!r}")
+    check_feature_fps(feature_fps)
     mode = _threshold_mode(relative)
     levels = _check_thresholds(thresholds, mode != "absolute")
     allowed = np.ones((num_snippets, 1), dtype=bool) if eligible is None else np.asarray(eligible)
@@ -257,6 +251,13 @@ def detect_segments(
         }
         for class_index, start, end in ranked
     ]
+
+
+def check_feature_fps(feature_fps: float) -> float:
+    """`feature_fps` as a float; ValueError unless it is a positive finite number."""
+    if not is_real(feature_fps, 0, low_open=True):
+        raise ValueError(f"feature_fps must be a positive number; got {feature_fps!r}")
+    return float(feature_fps)
 
 
 def _threshold_mode(relative: bool | str) -> str:
@@ -327,11 +328,7 @@ def _check_thresholds(thresholds: float | Sequence[float], relative: bool) -> li
     if not values:
         raise ValueError("thresholds must hold at least one value")
     for value in values:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float, np.number))
-            or not math.isfinite(value)
-        ):
+        if not is_real(value):
             raise ValueError(f"thresholds must be finite numbers; got {value!r}")
         if relative and not 0.0 < value <= 1.0:
             raise ValueError(f"relative thresholds must be in (0, 1]; got {value!r}")

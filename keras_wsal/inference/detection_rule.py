@@ -33,6 +33,7 @@ from keras_wsal.inference.detection import (
     _check_thresholds,
     detect_segments,
 )
+from keras_wsal.utils.arguments import is_int
 
 CURVES = ("detection_scores", "snippet_scores")
 CLASS_SCORES = ("video", "top_k")
@@ -79,12 +80,7 @@ class DetectionRule:
             raise ValueError(
                 f"threshold_mode must be one of {THRESHOLD_MODES}; got {self.threshold_mode!r}"
             )
-        if (
-            isinstance(self.smoothing, bool)
-            or not isinstance(self.smoothing, int)
-            or self.smoothing < 1
-            or self.smoothing % 2 == 0
-        ):
+        if not is_int(self.smoothing, 1) or self.smoothing % 2 == 0:
             raise ValueError(f"smoothing must be an odd int >= 1; got {self.smoothing!r}")
         if not (isinstance(self.top_k_ratio, (int, float)) and 0 < self.top_k_ratio <= 1):
             raise ValueError(f"top_k_ratio must be in (0, 1]; got {self.top_k_ratio!r}")
@@ -182,6 +178,26 @@ class DetectionRule:
                 {"untrimmednet-soft": "untrimmednet", "wtalc": "wtalc"}.get(kind, "wsgn")
             )
         raise ValueError(f"unknown recipe {recipe!r}; expected 'default' or 'paper'")
+
+    @classmethod
+    def resolve(cls, model, rule: str | DetectionRule = "default", **changes) -> DetectionRule:
+        """The rule `model` detects with under `rule`, with `changes` (see `replace`).
+
+        `rule`: "default" or "paper" (`for_model`), a name of `RULE_NAMES` (`named`), or a
+        `DetectionRule`. The same resolution serves `keras-wsal detect` and the exported graph.
+        """
+        if isinstance(rule, DetectionRule):
+            chosen = rule
+        elif rule in ("default", "paper"):
+            chosen = cls.for_model(model, rule)
+        elif rule in RULE_NAMES:
+            chosen = cls.named(rule)
+        else:
+            raise ValueError(
+                f"unknown detection rule {rule!r}; expected 'default', 'paper', one of "
+                f"{RULE_NAMES} or a DetectionRule"
+            )
+        return chosen.replace(**changes) if changes else chosen
 
     def replace(self, **changes) -> DetectionRule:
         """A copy with `changes`; keys of `PostProcessing` change `post`."""
@@ -325,13 +341,20 @@ def top_k_class_scores(curve: np.ndarray, ratio: float = 0.125) -> np.ndarray:
 
 
 def smooth_over_time(curve: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving average over axis 0 of `[T, C]`, over the snippets that exist at the ends."""
+    """Centred moving average over axis 0 of `[T, C]`, over the snippets that exist at the ends.
+
+        s_t = mean(x_j for j in [max(0, t - w//2), min(T, t + w//2 + 1)))
+
+    Any T >= 1 keeps T rows (a video shorter than the window averages what it has).
+    """
     if width == 1 or curve.shape[0] == 0:
         return curve
-    kernel = np.ones(width)
-    totals = np.apply_along_axis(lambda column: np.convolve(column, kernel, mode="same"), 0, curve)
-    counts = np.convolve(np.ones(curve.shape[0]), kernel, mode="same")[:, None]
-    return totals / counts
+    half = width // 2
+    steps = np.arange(curve.shape[0])
+    low = np.maximum(steps - half, 0)
+    high = np.minimum(steps + half + 1, curve.shape[0])
+    totals = np.concatenate([np.zeros((1, curve.shape[1])), np.cumsum(curve, axis=0)])
+    return (totals[high] - totals[low]) / (high - low)[:, None]
 
 
 def _model_kind(model) -> str:

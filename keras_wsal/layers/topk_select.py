@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import keras
 from keras import ops
 
@@ -14,6 +12,7 @@ from keras_wsal.layers.masked_ops import (
     float_mask,
     safe_divide,
 )
+from keras_wsal.utils.arguments import is_int, is_real
 from keras_wsal.utils.registration import keras_wsal_serializable
 
 
@@ -65,14 +64,9 @@ class TopKSelect(keras.layers.Layer):
                 "TopKSelect: set exactly one of `k` (an int ≥ 1) and `k_ratio` (a float in (0, 1]); "
                 f"received k={k!r}, k_ratio={k_ratio!r}."
             )
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        if k is not None and not is_int(k, 1):
             raise ValueError(f"TopKSelect: `k` must be an int ≥ 1; received k={k!r}.")
-        if k_ratio is not None and (
-            isinstance(k_ratio, bool)
-            or not isinstance(k_ratio, (int, float))
-            or not 0.0 < float(k_ratio) <= 1.0
-            or math.isnan(k_ratio)
-        ):
+        if k_ratio is not None and not is_real(k_ratio, 0.0, 1.0, low_open=True):
             raise ValueError(
                 f"TopKSelect: `k_ratio` must be in (0, 1]; received k_ratio={k_ratio!r}."
             )

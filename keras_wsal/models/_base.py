@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_wsal.losses.casl import co_activity_similarity_loss
+from keras_wsal.utils.arguments import is_int, is_real
 
 FUSIONS = ("concat", "late")
 SNIPPET_OUTPUTS = ("video_scores", "snippet_scores", "selection", "detection_scores")
@@ -25,7 +26,7 @@ def normalize_feature_dims(feature_dims) -> dict[str, int]:
             raise ValueError(
                 f"`feature_dims`: stream names are strings other than 'mask'; received {stream!r}."
             )
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        if not is_int(dim, 1):
             raise ValueError(f"`feature_dims[{stream!r}]` must be an int ≥ 1; received {dim!r}.")
     return {stream: int(feature_dims[stream]) for stream in sorted(feature_dims)}
 
@@ -60,26 +61,18 @@ class SnippetModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if (
-            isinstance(weight_decay, bool)
-            or not isinstance(weight_decay, (int, float))
-            or weight_decay < 0
-        ):
+        if not is_real(weight_decay, 0):
             raise ValueError(
                 f"{type(self).__name__}: `weight_decay` must be ≥ 0; received {weight_decay!r}."
             )
         self.weight_decay = float(weight_decay)
-        if (
-            isinstance(casl_weight, bool)
-            or not isinstance(casl_weight, (int, float))
-            or casl_weight < 0
-        ):
+        if not is_real(casl_weight, 0):
             raise ValueError(
                 f"{type(self).__name__}: `casl_weight` must be ≥ 0; received {casl_weight!r}."
             )
         self.casl_weight = float(casl_weight)
         self.casl_margin = float(casl_margin)
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        if not is_int(num_classes, 1):
             raise ValueError(
                 f"{type(self).__name__}: `num_classes` must be an int ≥ 1; received {num_classes!r}."
             )

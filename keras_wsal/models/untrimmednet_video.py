@@ -14,6 +14,7 @@ from keras_wsal.backbones import (
     set_partial_bn,
 )
 from keras_wsal.models.untrimmednet import MODES, UntrimmedNet
+from keras_wsal.utils.arguments import is_int
 from keras_wsal.utils.registration import keras_wsal_serializable
 
 # UntrimmedNet §5.3: "we set the parameter k in top-k pooling as floor(N/2)" for N clips.
@@ -101,7 +102,7 @@ class UntrimmedNetVideo(keras.Model):
                 f"{name}: `backbone` must be one of {BACKBONES}; received {backbone!r}."
             )
         for field, value in (("input_size", input_size), ("num_segments", num_segments)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value, 1):
                 raise ValueError(f"{name}: `{field}` must be an int ≥ 1; received {value!r}.")
         if mode not in MODES:
             raise ValueError(f"{name}: `mode` must be one of {MODES}; received {mode!r}.")

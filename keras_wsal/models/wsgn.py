@@ -8,6 +8,7 @@ from keras import ops
 from keras_wsal.layers import GaussianGlobalNorm, GaussianLocalNorm, TemporalSoftmaxNorm
 from keras_wsal.layers.masked_ops import float_mask, safe_divide
 from keras_wsal.models._base import SnippetModel
+from keras_wsal.utils.arguments import is_int
 from keras_wsal.utils.registration import keras_wsal_serializable
 
 NORMS = {"zloc": GaussianLocalNorm, "gloc": GaussianGlobalNorm, "sloc": TemporalSoftmaxNorm}
@@ -134,9 +135,7 @@ class WSGN(SnippetModel):
         **kwargs,
     ):
         self.norms = parse_norms(norms)
-        if hidden_dim is not None and (
-            isinstance(hidden_dim, bool) or not isinstance(hidden_dim, int) or hidden_dim < 1
-        ):
+        if hidden_dim is not None and (not is_int(hidden_dim, 1)):
             raise ValueError(
                 f"WSGN: `hidden_dim` must be an int ≥ 1 or None; received {hidden_dim!r}."
             )

@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_wsal.layers import TopKSelect
 from keras_wsal.models._base import SnippetModel
+from keras_wsal.utils.arguments import is_int
 from keras_wsal.utils.registration import keras_wsal_serializable
 
 
@@ -89,9 +90,7 @@ class WTALC(SnippetModel):
         casl_weight: float = 0.5,
         **kwargs,
     ):
-        if hidden_dim is not None and (
-            isinstance(hidden_dim, bool) or not isinstance(hidden_dim, int) or hidden_dim < 1
-        ):
+        if hidden_dim is not None and (not is_int(hidden_dim, 1)):
             raise ValueError(
                 f"WTALC: `hidden_dim` must be an int ≥ 1 or None; received {hidden_dim!r}."
             )

@@ -5,8 +5,9 @@ backbone on raw videos (`train_end_to_end`)."""
 from keras_wsal.training.config import TrainConfig
 from keras_wsal.training.end_to_end import EndToEndConfig, EndToEndResult, train_end_to_end
 from keras_wsal.training.recipes import RECIPE_NAMES, Recipe, recipe_for
+from keras_wsal.training.run_folder import load_run_model, run_feature_fps
 from keras_wsal.training.strategy import make_strategy
-from keras_wsal.training.trainer import TrainResult, load_run_model, train
+from keras_wsal.training.trainer import TrainResult, train
 
 __all__ = [
     "RECIPE_NAMES",
@@ -18,6 +19,7 @@ __all__ = [
     "TrainResult",
     "load_run_model",
     "make_strategy",
+    "run_feature_fps",
     "train",
     "train_end_to_end",
 ]

@@ -12,6 +12,7 @@ from keras_wsal.models import MODEL_NAMES
 from keras_wsal.models.wsgn import parse_norms
 from keras_wsal.training.recipes import RECIPE_NAMES, recipe_for
 from keras_wsal.training.run_folder import CONFIG_FILE, save_config
+from keras_wsal.utils.arguments import is_int, is_real
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
@@ -106,12 +107,6 @@ class TrainConfig:
                 f"training config: `{field}` must be {expected}; received {getattr(self, field)!r}."
             )
 
-        def is_int(value):
-            return isinstance(value, int) and not isinstance(value, bool)
-
-        def is_number(value):
-            return isinstance(value, (int, float)) and not isinstance(value, bool)
-
         if self.model not in MODEL_NAMES:
             fail("model", f"one of {MODEL_NAMES}")
         if self.precision not in PRECISIONS:
@@ -126,7 +121,7 @@ class TrainConfig:
             fail("epochs", "an int ≥ 1 or None")
         if self.steps is not None and (not is_int(self.steps) or self.steps < 1):
             fail("steps", "an int ≥ 1 or None")
-        if not is_number(self.validation_fraction) or not 0.0 <= self.validation_fraction < 1.0:
+        if not is_real(self.validation_fraction) or not 0.0 <= self.validation_fraction < 1.0:
             fail("validation_fraction", "a float in [0, 1)")
         if not is_int(self.batch_size) or self.batch_size < 1:
             fail("batch_size", "an int ≥ 1")
@@ -140,17 +135,17 @@ class TrainConfig:
             fail("seed", "an int in [0, 2**32)")
         for field in ("casl", "weight_decay"):
             value = getattr(self, field)
-            if not is_number(value) or not value >= 0 or math.isinf(value):
+            if not is_real(value) or not value >= 0 or math.isinf(value):
                 fail(field, "a finite float ≥ 0")
-        if not is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
+        if not is_real(self.dropout) or not 0.0 <= self.dropout < 1.0:
             fail("dropout", "a float in [0, 1)")
         if self.learning_rate is not None and not (
-            is_number(self.learning_rate)
+            is_real(self.learning_rate)
             and self.learning_rate > 0
             and math.isfinite(self.learning_rate)
         ):
             fail("learning_rate", "a finite float > 0")
-        if self.k_ratio is not None and not (is_number(self.k_ratio) and 0 < self.k_ratio <= 1):
+        if self.k_ratio is not None and not (is_real(self.k_ratio) and 0 < self.k_ratio <= 1):
             fail("k_ratio", "a float in (0, 1] or None")
         if self.jit_compile not in ("auto", True, False):
             fail("jit_compile", "'auto', True or False")

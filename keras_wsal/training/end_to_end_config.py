@@ -11,6 +11,7 @@ from keras_wsal.backbones import BACKBONES, STREAM_DROPOUT
 from keras_wsal.training.proposal_sampling import PROPOSAL_METHODS
 from keras_wsal.training.run_folder import save_config
 from keras_wsal.training.tsn_sampling import CROP_SCALES
+from keras_wsal.utils.arguments import is_int
 from keras_wsal.video.flow import DIS_PRESETS, FLOW_METHODS
 
 # UntrimmedNet §5.2, per stream: initial learning rate, updates between ÷10 decays, updates.
@@ -140,13 +141,11 @@ class EndToEndConfig:
             "checkpoint_every",
         ):
             value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value, 1):
                 fail(field, "an int ≥ 1")
         for field in ("iterations", "lr_step", "workers"):
             value = getattr(self, field)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
+            if value is not None and (not is_int(value, 1)):
                 fail(field, "an int ≥ 1 or None")
         if self.batch_size % self.micro_batch_size:
             fail("micro_batch_size", f"a divisor of batch_size={self.batch_size}")

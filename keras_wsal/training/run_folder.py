@@ -14,6 +14,9 @@ RUN_DIR/
 
 Training runs in rounds (Keras epochs of a fixed number of steps); a checkpoint is written after
 each, and a run started again on the same folder with the same settings resumes from the last.
+
+Every command that reads a run (detect, export, plot) finds its model, classes and feature rate
+here (`load_run_model`, `run_feature_fps`).
 """
 
 from __future__ import annotations
@@ -102,3 +105,51 @@ class CheckpointEveryRound(keras.callbacks.Callback):
                 self.history_path, json.dumps(kept + self.losses[-1:], indent=1) + "\n"
             )
         self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
+
+
+def load_run_model(run_or_file: str | os.PathLike) -> tuple[keras.Model, list[str] | None]:
+    """The trained model of a run folder (or a `.keras` file) and its class names if known.
+
+    Raises:
+        DataError: no model there (saying how to finish a run that has checkpoints but no final
+            model), or a file Keras cannot load.
+    """
+    path = Path(run_or_file)
+    if not path.exists():
+        raise DataError(f"{path}: no such run folder or .keras file")
+    model_path = path / MODEL_FILE if path.is_dir() else path
+    if not model_path.exists():
+        hint = (
+            f"it has {CHECKPOINT_DIR}/ but no final model: finish the training by running "
+            "`keras-wsal train` again with the same --out"
+            if (path / CHECKPOINT_DIR).is_dir()
+            else "expected a run folder of `keras-wsal train`, or a .keras file"
+        )
+        raise DataError(f"{path}: no trained model ({MODEL_FILE}) here; {hint}")
+    try:
+        model = keras.saving.load_model(model_path)
+    except Exception as error:  # Keras raises many kinds of errors for a file it cannot read.
+        raise DataError(
+            f"{model_path}: not a loadable Keras model ({type(error).__name__}: {error})"
+        ) from None
+    classes_path = model_path.parent / CLASSES_FILE
+    classes = json.loads(classes_path.read_text()) if classes_path.exists() else None
+    return model, classes
+
+
+def run_feature_fps(run_dir: str | os.PathLike) -> float:
+    """The feature rate of a run's dataset (`config.json` → `DATA/meta.json`).
+
+    Raises:
+        DataError: no `config.json` in `run_dir`, or its dataset cannot be read.
+    """
+    from keras_wsal.datasets import FeatureDataset
+
+    config_path = Path(run_dir) / CONFIG_FILE
+    if not config_path.exists():
+        raise DataError(f"{run_dir}: no run {CONFIG_FILE} to find the dataset's feature rate in")
+    try:
+        data = json.loads(config_path.read_text())["data"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DataError(f"{config_path}: no readable dataset folder ({error})") from None
+    return float(FeatureDataset(data).feature_fps)

@@ -37,6 +37,7 @@ from keras_wsal.training.run_folder import (
 )
 from keras_wsal.training.strategy import is_chief, make_strategy
 from keras_wsal.utils.atomic_files import atomic_write_text
+from keras_wsal.utils.keras_compat import build_from_specs, rank_one_step_logs
 
 logger = logging.getLogger(__name__)
 
@@ -69,30 +70,13 @@ def _build_for_fit(model, feature_dims: dict, num_classes: int) -> None:
     `MultiWorkerMirroredStrategy` (keras-team/keras#20329), and under `MirroredStrategy` for the
     bool mask and for replicas whose batches are padded to different lengths. So the model's loss
     is built here from the input specs (inside the strategy's scope) and `fit` is told that
-    nothing is left to build.
+    nothing is left to build (`keras_wsal.utils.keras_compat.build_from_specs`).
     """
     import tensorflow as tf
 
     inputs = {s: tf.TensorSpec([None, None, d], tf.float32) for s, d in feature_dims.items()}
     inputs["mask"] = tf.TensorSpec([None, None], tf.bool)
-    model._symbolic_build(data_batch=(inputs, tf.TensorSpec([None, num_classes], tf.float32)))
-    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
-
-
-def _rank_one_logs(train_step):
-    """`train_step` with its logs reshaped from scalars to `[1]`, for `MultiWorkerMirroredStrategy`.
-
-    Keras 3 averages each step's logs over the workers with `strategy.reduce("MEAN", value,
-    axis=0)`, which fails on a scalar (tensorflow/tensorflow#72388); on `[1]` it gives the mean
-    over the workers. (The epoch's logs, which history.json and TensorBoard record, are read from
-    the metric variables, summed over every replica, either way.)
-    """
-    import tensorflow as tf
-
-    def step(data):
-        return {name: tf.reshape(value, [1]) for name, value in train_step(data).items()}
-
-    return step
+    build_from_specs(model, (inputs, tf.TensorSpec([None, num_classes], tf.float32)))
 
 
 def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> TrainResult:
@@ -173,7 +157,10 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
             model.optimizer.build(model.trainable_variables)
             _build_for_fit(model, input_dims, len(dataset.classes))
             if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-                model.train_step = _rank_one_logs(model.train_step)
+                # Keras 3 averages each step's logs over the workers with
+                # strategy.reduce("MEAN", value, axis=0), which fails on a scalar
+                # (tensorflow/tensorflow#72388); on [1] it gives the mean over the workers.
+                rank_one_step_logs(model)
             checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
             manager = tf.train.CheckpointManager(
                 checkpoint, str((scratch or out) / CHECKPOINT_DIR), max_to_keep=2
@@ -234,23 +221,4 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def load_run_model(run_or_file: str | Path) -> tuple[keras.Model, list[str] | None]:
-    """The trained model of a run folder (or a `.keras` file) and its class names if known."""
-    path = Path(run_or_file)
-    model_path = path / MODEL_FILE if path.is_dir() else path
-    if not model_path.exists():
-        raise DataError(
-            f"{model_path}: no trained model here (a run folder of `keras-wsal train`, or a .keras file)"
-        )
-    try:
-        model = keras.saving.load_model(model_path)
-    except Exception as error:  # Keras raises many kinds of errors for a file it cannot read.
-        raise DataError(
-            f"{model_path}: not a loadable Keras model ({type(error).__name__}: {error})"
-        ) from None
-    classes_path = model_path.parent / CLASSES_FILE
-    classes = json.loads(classes_path.read_text()) if classes_path.exists() else None
-    return model, classes
-
-
-__all__ = ["TrainResult", "load_run_model", "train"]
+__all__ = ["TrainResult", "train"]

@@ -6,6 +6,7 @@ import pytest
 
 from keras_wsal.cli import main
 from keras_wsal.datasets import make_synthetic_dataset
+from keras_wsal.inference import DetectionRule
 from keras_wsal.training import TrainConfig, train
 
 
@@ -49,10 +50,12 @@ def test_export_writes_a_version_prints_signatures_and_refuses_an_existing_one(
         "5",
         "--rule",
         "untrimmednet",
-        "--threshold",
+        "--thresholds",
         "0.3",
+        "--threshold-mode",
+        "absolute",
     ]
-    assert main(["export", str(run_dir), "--out", str(out), *options, "--absolute"]) == 0
+    assert main(["export", str(run_dir), "--out", str(out), *options]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == f"SavedModel → {out / '3'}"
     assert printed[1] == f"Keras model → {out / 'keras' / '3.keras'}"
@@ -61,16 +64,10 @@ def test_export_writes_a_version_prints_signatures_and_refuses_an_existing_one(
     assert "  output  start            float32  [-1, 5]" in printed
     assert sorted(p.name for p in out.iterdir()) == ["3", "keras"]
     # feature_fps comes from the run's config.json → the dataset's meta.json; the rest from flags.
-    assert settings(out / "3")["detection"] == {
-        "rule": "untrimmednet",
-        "feature_fps": 25 / 16,
-        "threshold": 0.3,
-        "relative": False,
-        "class_threshold": 0.1,
-        "min_duration": 0.0,
-        "attention_threshold": 1e-4,
-        "max_detections": 5,
-    }
+    rule = DetectionRule.named("untrimmednet").replace(
+        thresholds=(0.3,), threshold_mode="absolute", max_detections=5
+    )
+    assert settings(out / "3")["detection"] == {"rule": rule.to_dict(), "feature_fps": 25 / 16}
     assert main(["export", str(run_dir), "--out", str(out), "--version", "3"]) == 2
     error = capsys.readouterr().err
     assert (

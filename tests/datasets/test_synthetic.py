@@ -8,7 +8,7 @@ import pytest
 
 from keras_wsal.datasets import make_synthetic_dataset, synthetic_directions
 from keras_wsal.datasets._make_structure import summarise
-from keras_wsal.datasets.synthetic import _load_thumos14_structure
+from keras_wsal.datasets.synthetic_plan import load_thumos14_structure
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +158,7 @@ def test_directions_are_orthonormal_when_they_fit():
 
 
 def test_thumos14_structure(tmp_path):
-    structure = _load_thumos14_structure()
+    structure = load_thumos14_structure()
     dataset = make_synthetic_dataset(
         tmp_path, subsets={"validation": 12}, temporal_structure="thumos14", seed=0
     )
@@ -221,7 +221,7 @@ def test_structure_summary_derivation():
 
 
 def test_shipped_structure_is_small_and_complete():
-    structure = _load_thumos14_structure()
+    structure = load_thumos14_structure()
     assert len(json.dumps(structure)) < 150_000
     assert {name: len(videos) for name, videos in structure["subsets"].items()} == {
         "validation": 200,

@@ -89,11 +89,13 @@ def test_videos_of_another_subset_count_as_unknown():
     assert result.per_class_AP == {"A": [0.0] * 7}
 
 
-def test_no_warning_without_unknown_videos():
+def test_no_warning_without_unknown_videos_and_the_exact_match_scores_one():
     truth = _annotations(("v", "A", 0, 10))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        evaluate_detection(truth, _results(("v", "A", 0, 10, 0.7)))
+        result = evaluate_detection(truth, _results(("v", "A", 0, 10, 0.7)))
+    assert result.mAP == [1.0] * len(result.tiou)
+    assert result.per_class_AP == {"A": [1.0] * len(result.tiou)}
 
 
 def test_to_dict_has_exactly_the_keys_and_is_json():

@@ -16,16 +16,18 @@ from keras_wsal.export import (
     SNIPPET_OUTPUTS,
     describe_signatures,
     existing_versions,
+    export_rule,
     export_saved_model,
     next_version,
     predict_request,
     version_number,
 )
-from keras_wsal.inference import DetectionRule, VideoOutputs
+from keras_wsal.inference import VideoOutputs
 from keras_wsal.models import build_model
 from keras_wsal.training import TrainConfig, load_run_model, train
 
-MAX_DETECTIONS = 100
+# The default rule's cap of segments per video, the `detect` signature's N.
+MAX_DETECTIONS = 200
 
 
 @pytest.fixture(scope="module")
@@ -91,15 +93,15 @@ def keras_outputs(model, features, length):
     return {name: np.asarray(outputs[name], np.float32) for name in SNIPPET_OUTPUTS}
 
 
-def numpy_detections(outputs, length, feature_fps, classes, rule="wsgn"):
-    """The NumPy pipeline's detections (`rule`'s defaults) of each video as the `detect` tensors."""
-    batch = len(length)
+def numpy_detections(outputs, length, feature_fps, classes, rule):
+    """`rule.detect` (NumPy) on each video, as the `detect` tensors (N = the rule's cap)."""
+    batch, size = len(length), rule.post.max_detections
     padded = {
-        "start": np.zeros((batch, MAX_DETECTIONS), np.float32),
-        "end": np.zeros((batch, MAX_DETECTIONS), np.float32),
-        "score": np.zeros((batch, MAX_DETECTIONS), np.float32),
-        "class": np.full((batch, MAX_DETECTIONS), -1, np.int32),
-        "label": np.full((batch, MAX_DETECTIONS), "", "U32"),
+        "start": np.zeros((batch, size), np.float32),
+        "end": np.zeros((batch, size), np.float32),
+        "score": np.zeros((batch, size), np.float32),
+        "class": np.full((batch, size), -1, np.int32),
+        "label": np.full((batch, size), "", "U32"),
         "count": np.zeros(batch, np.int32),
     }
     for b in range(batch):
@@ -111,7 +113,7 @@ def numpy_detections(outputs, length, feature_fps, classes, rule="wsgn"):
             outputs["selection"][b, cut],
             outputs["detection_scores"][b, cut],
         )
-        detections = DetectionRule.named(rule).detect(video, feature_fps, classes)[:MAX_DETECTIONS]
+        detections = rule.detect(video, feature_fps, classes)
         padded["count"][b] = len(detections)
         for i, d in enumerate(detections):
             padded["start"][b, i], padded["end"][b, i] = d["segment"]
@@ -156,7 +158,9 @@ def test_versions_next_explicit_refused_and_staging_never_a_version(tmp_path, mo
         and staged[0].startswith(".tmp-export-")
         and version_number(staged[0]) is None
     )
-    explicit = export_saved_model(model, base, version=5, classes=["a", "b", "c"], feature_fps=2.0)
+    explicit = export_saved_model(
+        model, base, version=5, classes=["a", "b", "c"], feature_fps=2.0, rule="paper"
+    )
     assert (first, explicit) == (base / "1", base / "5")
     assert sorted(p.name for p in base.iterdir()) == ["1", "5", "keras"]
     assert sorted(p.name for p in (base / "keras").iterdir()) == ["1.keras", "5.keras"]
@@ -179,7 +183,11 @@ def test_versions_next_explicit_refused_and_staging_never_a_version(tmp_path, mo
     length = np.array([9, 6], np.int32)
     served = tf.saved_model.load(str(explicit)).signatures["detect"](**probe, length=length)
     expected = numpy_detections(
-        keras_outputs(model, probe, length), length, 2.0, ["a", "b", "c"], rule="untrimmednet"
+        keras_outputs(model, probe, length),
+        length,
+        2.0,
+        ["a", "b", "c"],
+        export_rule(model, "paper"),
     )
     assert expected["count"].sum() > 0
     assert served["count"].numpy().tolist() == expected["count"].tolist()
@@ -222,11 +230,11 @@ EXPECTED_LISTING = {
         ("inputs", "features"): ("DT_FLOAT", "(-1, -1, 8)"),
         ("inputs", "length"): ("DT_INT32", "(-1)"),
         ("outputs", "video_scores"): ("DT_FLOAT", "(-1, 3)"),
-        ("outputs", "start"): ("DT_FLOAT", "(-1, 100)"),
-        ("outputs", "end"): ("DT_FLOAT", "(-1, 100)"),
-        ("outputs", "score"): ("DT_FLOAT", "(-1, 100)"),
-        ("outputs", "class"): ("DT_INT32", "(-1, 100)"),
-        ("outputs", "label"): ("DT_STRING", "(-1, 100)"),
+        ("outputs", "start"): ("DT_FLOAT", "(-1, 200)"),
+        ("outputs", "end"): ("DT_FLOAT", "(-1, 200)"),
+        ("outputs", "score"): ("DT_FLOAT", "(-1, 200)"),
+        ("outputs", "class"): ("DT_INT32", "(-1, 200)"),
+        ("outputs", "label"): ("DT_STRING", "(-1, 200)"),
         ("outputs", "count"): ("DT_INT32", "(-1)"),
     },
     "class_names": {("outputs", "class_names"): ("DT_STRING", "(3)")},
@@ -244,7 +252,7 @@ def test_saved_model_cli_lists_the_signatures_dtypes_and_shapes(exported):
     assert "Method name is: tensorflow/serving/predict" in text
     described = describe_signatures(exported[0])
     assert "  input   features         float32  [-1, -1, 8]" in described.splitlines()
-    assert "  output  label            string   [-1, 100]" in described.splitlines()
+    assert "  output  label            string   [-1, 200]" in described.splitlines()
 
 
 def test_fresh_tensorflow_process_reproduces_keras_wsal_and_answers_rest(
@@ -253,7 +261,7 @@ def test_fresh_tensorflow_process_reproduces_keras_wsal_and_answers_rest(
     version_dir, model, classes = exported
     features, length, fps = videos
     outputs = keras_outputs(model, {"features": features}, length)
-    detections = numpy_detections(outputs, length, fps, classes)
+    detections = numpy_detections(outputs, length, fps, classes, export_rule(model))
     assert detections["count"].sum() > 0  # the detect comparison is not vacuous
     inputs = {"features": features, "length": length}
     expected = {f"serving_default/input/{k}": v for k, v in inputs.items()}
@@ -327,7 +335,8 @@ def test_class_names_travel_as_signature_and_asset(exported, loaded):
     assert (version_dir / "assets" / "classes.txt").read_text().splitlines() == classes
     settings = json.loads((version_dir / "assets" / "keras_wsal_export.json").read_text())
     assert (
-        settings["detection"]["rule"] == "wsgn" and settings["detection"]["feature_fps"] == 25 / 16
+        settings["detection"]["rule"] == export_rule(exported[1]).to_dict()
+        and settings["detection"]["feature_fps"] == 25 / 16
     )
 
 
@@ -394,8 +403,8 @@ def test_run_whose_dataset_is_gone_needs_feature_fps(run_dir, tmp_path):
         ({"classes": ["a", "b", "c"]}, "feature_fps: not given"),
         ({"classes": ["a", "b", "c"], "feature_fps": 2.0, "max_detections": 0}, "max_detections"),
         (
-            {"classes": ["a", "b", "c"], "feature_fps": 2.0, "threshold": 1.5, "rule": "wsgn"},
-            "threshold",
+            {"classes": ["a", "b", "c"], "feature_fps": 2.0, "thresholds": (1.5,), "rule": "wsgn"},
+            "thresholds must be in",
         ),
         ({"classes": ["a", "b", "c"], "feature_fps": 2.0, "rule": "fastest"}, "detection rule"),
         (

@@ -18,7 +18,7 @@ from keras_wsal.export import (
     padded_detections,
     predict_request,
 )
-from keras_wsal.inference import untrimmednet_detections
+from keras_wsal.inference import DetectionRule, untrimmednet_detections
 from keras_wsal.models import UntrimmedNetVideo
 from keras_wsal.training.run_folder import CLASSES_FILE, MODEL_FILE
 
@@ -139,7 +139,9 @@ def exported(tmp_path_factory):
     run.mkdir()
     model.save(run / MODEL_FILE)
     (run / CLASSES_FILE).write_text(json.dumps(CLASSES))
-    version_dir = export_saved_model(run, root / "saved_models" / "rgb", min_duration=MIN_DURATION)
+    version_dir = export_saved_model(
+        run, root / "saved_models" / "rgb", rule="paper", min_duration=MIN_DURATION
+    )
     return version_dir, model
 
 
@@ -175,7 +177,7 @@ def test_saved_model_cli_lists_uint8_frames_and_clip_times(exported):
     assert settings["model"] == "UntrimmedNetVideo" and settings["backbone"] == BACKBONE
     assert settings["snippets"] == {"frames": [SEGMENTS, SIZE, SIZE, 3]}
     assert settings["detection"]["feature_fps"] is None
-    assert settings["detection"]["min_duration"] == MIN_DURATION
+    assert settings["detection"]["rule"]["post"]["min_duration"] == MIN_DURATION
     assert (version_dir.parent / "keras" / "1.keras").is_file()
 
 
@@ -253,7 +255,7 @@ def test_flow_model_takes_uint8_flow_stacks_and_no_feature_rate(tmp_path):
     with pytest.raises(ExportError, match="feature_fps: a model on clips"):
         export_saved_model(model, tmp_path / "flow", classes=CLASSES, feature_fps=2.0)
     assert not (tmp_path / "flow").exists()
-    version_dir = export_saved_model(model, tmp_path / "flow", classes=CLASSES)
+    version_dir = export_saved_model(model, tmp_path / "flow", classes=CLASSES, rule="paper")
     lines = describe_signatures(version_dir).splitlines()
     assert f"  input   flow             uint8    [-1, -1, {SEGMENTS}, {SIZE}, {SIZE}, 10]" in lines
     assert "  output  selection        float32  [-1, -1, 3]" in lines  # hard: one per class
@@ -285,17 +287,17 @@ def test_clip_times_give_segment_times_and_durations_by_hand():
     curve = np.array([[[0.9], [0.8], [0.1], [0.7], [0.95]]], np.float32)
     clip_start = np.array([[0.0, 1.0, 4.0, 4.5, 6.0]], np.float32)
     clip_end = np.array([[1.0, 4.0, 4.5, 6.0, 6.5]], np.float32)
-    options = {"threshold": 0.5, "relative": False, "class_threshold": None}
+    outputs = {"video_scores": np.ones((1, 1), np.float32), "detection_scores": curve}
+    rule = DetectionRule.named("wsgn").replace(
+        threshold_mode="absolute", class_threshold=None, max_detections=3
+    )
 
     def segments(length, min_duration):
         found = padded_detections(
-            np.ones((1, 1), np.float32),
-            curve,
+            outputs,
             np.array([length], np.int32),
+            rule.replace(min_duration=min_duration),
             step_times=(clip_start, clip_end),
-            min_duration=min_duration,
-            max_detections=3,
-            **options,
         )
         count = int(found["count"][0])
         return np.stack([found[k][0, :count].numpy() for k in ("start", "end", "score")], 1)
@@ -307,11 +309,7 @@ def test_clip_times_give_segment_times_and_durations_by_hand():
     np.testing.assert_allclose(segments(4, 0.0), [[0.0, 4.0, 0.85], [4.5, 6.0, 0.7]], rtol=1e-6)
     with pytest.raises(ValueError, match="exactly one of feature_fps"):
         padded_detections(
-            np.ones((1, 1), np.float32),
-            curve,
-            np.array([5]),
-            feature_fps=1.0,
-            step_times=(clip_start, clip_end),
+            outputs, np.array([5]), rule, feature_fps=1.0, step_times=(clip_start, clip_end)
         )
     with pytest.raises(ValueError, match="exactly one of feature_fps"):
-        padded_detections(np.ones((1, 1), np.float32), curve, np.array([5]))
+        padded_detections(outputs, np.array([5]), rule)

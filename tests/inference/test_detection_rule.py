@@ -146,6 +146,9 @@ def test_smoothing_averages_over_the_snippets_that_exist():
     curve = np.array([[3.0], [0.0], [0.0], [6.0]])
     np.testing.assert_allclose(smooth_over_time(curve, 3)[:, 0], [1.5, 1.0, 2.0, 3.0])
     np.testing.assert_array_equal(smooth_over_time(curve, 1), curve)
+    # A video shorter than the window keeps its length (np.convolve's 'same' would return 3 rows).
+    np.testing.assert_allclose(smooth_over_time(np.array([[1.0], [3.0]]), 3), [[2.0], [2.0]])
+    np.testing.assert_allclose(smooth_over_time(np.array([[1.0], [3.0]]), 5), [[2.0], [2.0]])
 
 
 @pytest.mark.parametrize(

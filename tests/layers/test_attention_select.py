@@ -63,7 +63,7 @@ def test_without_return_attention_returns_only_the_video_prediction():
 
 def test_generic_layer_behaviour(tmp_path):
     features, probabilities, mask = make_inputs(3, 9, 6, 4, masked=True)
-    run_layer_test(AttentionSelect, {}, [features, probabilities], mask, (3, 4), tmp_path)
+    run_layer_test(AttentionSelect, {}, [features, probabilities], mask, (3, 4), tmp_path, 1)
     run_layer_test(
         AttentionSelect,
         {"return_attention": True, "kernel_initializer": "he_normal", "kernel_regularizer": "l2"},
@@ -71,6 +71,7 @@ def test_generic_layer_behaviour(tmp_path):
         mask,
         [(3, 4), (3, 9)],
         tmp_path,
+        expected_num_trainable_weights=1,
     )
 
 

@@ -54,6 +54,7 @@ def test_generic_layer_behaviour(tmp_path):
         mask,
         (3, 9, 4),
         tmp_path,
+        expected_num_trainable_weights=2,
     )
 
 

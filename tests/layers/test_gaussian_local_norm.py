@@ -36,7 +36,7 @@ def test_matches_numpy_equation(shape, masked, epsilon):
 
 def test_generic_layer_behaviour(tmp_path):
     scores, mask = random_scores(3, 9, 4, masked=True)
-    run_layer_test(GaussianLocalNorm, {"epsilon": 1e-4}, scores, mask, (3, 9, 4), tmp_path)
+    run_layer_test(GaussianLocalNorm, {"epsilon": 1e-4}, scores, mask, (3, 9, 4), tmp_path, 0)
 
 
 def test_mixed_precision():

@@ -52,7 +52,7 @@ def test_rejects_unknown_sum():
 
 def test_generic_layer_behaviour(tmp_path):
     scores, mask = random_scores(3, 9, 4, masked=True)
-    run_layer_test(TemporalSoftmaxNorm, {}, scores, mask, (3, 9, 4), tmp_path)
+    run_layer_test(TemporalSoftmaxNorm, {}, scores, mask, (3, 9, 4), tmp_path, 0)
 
 
 def test_mixed_precision():

@@ -68,8 +68,8 @@ def test_fixed_k_is_clipped_to_the_valid_length_and_empty_video_gives_zero():
 
 def test_generic_layer_behaviour(tmp_path):
     scores, mask = random_scores(3, 9, 4, masked=True)
-    run_layer_test(TopKSelect, {"k_ratio": 0.25}, scores, mask, (3, 4), tmp_path)
-    run_layer_test(TopKSelect, {"k": 2}, scores, mask, (3, 4), tmp_path)
+    run_layer_test(TopKSelect, {"k_ratio": 0.25}, scores, mask, (3, 4), tmp_path, 0)
+    run_layer_test(TopKSelect, {"k": 2}, scores, mask, (3, 4), tmp_path, 0)
 
 
 def test_mixed_precision():

@@ -9,6 +9,7 @@ import pytest
 from keras_wsal.errors import VideoError
 from keras_wsal.video import frames_dataset, open_video, synthetic_frame, write_synthetic_video
 from keras_wsal.video import reader as reader_module
+from keras_wsal.video.backends import CannotOpen
 
 NUM_FRAMES = 100
 FPS = 25.0
@@ -91,11 +92,28 @@ def test_resize_shorter_side_and_fixed_size(videos):
     assert fixed.image.shape == (26, 34, 3)
 
 
-def test_frames_are_streamed(videos):
-    frames = open_video(videos[".avi"]).frames()
+@pytest.mark.parametrize("backend", ["pyav", "opencv"])
+def test_frames_are_streamed(videos, backend):
+    """Each frame is yielded as soon as it is decoded: the video is never decoded ahead."""
+    reader = open_video(videos[".avi"], backend=backend)
+    decode = reader._source.decode
+    decoded = []
+
+    def counting_decode(start):
+        for item in decode(start):
+            decoded.append(item.index)
+            yield item
+
+    reader._source.decode = counting_decode
+    frames = reader.frames()
     first = next(frames)
-    assert first.index == 0
-    frames.close()
+    assert first.index == 0 and len(decoded) <= 2
+    np.testing.assert_array_equal(first.image.shape, (SIZE[1], SIZE[0], 3))
+    seen = [first.index]
+    for frame in frames:
+        assert len(decoded) <= frame.index + 2  # at most one frame decoded ahead
+        seen.append(frame.index)
+    assert seen == list(range(NUM_FRAMES)) and len(decoded) == NUM_FRAMES
 
 
 def test_frames_dataset_interleaves_videos(videos):
@@ -110,9 +128,9 @@ def test_frames_dataset_interleaves_videos(videos):
 
 def test_fallback_to_opencv_when_pyav_cannot_open(videos, monkeypatch):
     def cannot_open(path):
-        raise reader_module._CannotOpen(f"cannot open video {path}: simulated")
+        raise CannotOpen(f"cannot open video {path}: simulated")
 
-    monkeypatch.setattr(reader_module, "_PyAVSource", cannot_open)
+    monkeypatch.setattr(reader_module, "PyAVSource", cannot_open)
     reader = open_video(videos[".avi"])
     assert reader.backend == "opencv"
     assert len(list(reader.frames(stride=10))) == 10

@@ -1,0 +1,116 @@
+"""One shared check that every keras_wsal model passes (after KerasHub's `run_model_test`).
+
+`run_model_test` checks that the config holds exactly the constructor's arguments and rebuilds
+the model, that a `.keras` file loads in a fresh process that imports only `keras` and
+`keras_wsal.models` and gives the same outputs, that one compiled `fit` step with the model's
+own loss changes its weights and gives a finite loss, and that under `mixed_float16` and
+`mixed_bfloat16` its variables stay float32 while its outputs are float32 and close to float32's.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_wsal.models import loss_for_model
+
+# What `keras.Model.get_config` adds to a subclass's own arguments.
+_BASE_CONFIG_KEYS = {"name", "trainable", "dtype"}
+
+_FRESH_PROCESS = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import keras
+    import keras_wsal.models  # registers the models, nothing else is imported
+    inputs = dict(np.load(sys.argv[2]))
+    model = keras.saving.load_model(sys.argv[1])
+    np.save(sys.argv[3], keras.ops.convert_to_numpy(model(inputs)))
+    """
+)
+
+
+def constructor_arguments(model_cls) -> set[str]:
+    """The named arguments of `model_cls.__init__`, and of each keras_wsal base class that its
+    `**kwargs` reach (self, `*args` and `**kwargs` left out)."""
+    names: set[str] = set()
+    for cls in model_cls.__mro__:
+        if not cls.__module__.startswith("keras_wsal") or "__init__" not in vars(cls):
+            continue
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        names |= {
+            p.name
+            for p in parameters
+            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        }
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+            break
+    return names
+
+
+def run_model_test(model_cls, init_kwargs: dict, inputs: dict, labels: np.ndarray, tmp_path):
+    """Run the generic model checks; `inputs` is the model's input dict (with "mask")."""
+    model = model_cls(**init_kwargs)
+    outputs = ops.convert_to_numpy(model(inputs))
+    assert model.built
+    assert outputs.shape == labels.shape and np.all(np.isfinite(outputs))
+
+    # Config: exactly the constructor's arguments, and from_config rebuilds the same model.
+    config = model.get_config()
+    own = set(config) - _BASE_CONFIG_KEYS
+    assert own == constructor_arguments(model_cls), (
+        f"{model_cls.__name__}.get_config() holds {sorted(own)}; its constructor takes "
+        f"{sorted(constructor_arguments(model_cls))}"
+    )
+    rebuilt = model_cls.from_config(config)
+    rebuilt(inputs)
+    assert rebuilt.get_config() == config
+    assert len(rebuilt.weights) == len(model.weights)
+    assert [tuple(w.shape) for w in rebuilt.weights] == [tuple(w.shape) for w in model.weights]
+
+    # .keras round trip in a fresh process that imports only keras and keras_wsal.models.
+    path = tmp_path / f"{model_cls.__name__}.keras"
+    model.save(path)
+    arrays = tmp_path / "inputs.npz"
+    np.savez(arrays, **{name: np.asarray(value) for name, value in inputs.items()})
+    result = tmp_path / "outputs.npy"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-c", _FRESH_PROCESS, str(path), str(arrays), str(result)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    np.testing.assert_allclose(np.load(result), outputs, rtol=1e-5, atol=1e-6)
+
+    # One compiled fit step with the model's own loss.
+    trained = model_cls(**init_kwargs)
+    trained.compile(optimizer=keras.optimizers.Adam(1e-2), loss=loss_for_model(trained))
+    trained(inputs)
+    before = [ops.convert_to_numpy(w).copy() for w in trained.trainable_weights]
+    history = trained.fit(inputs, labels, batch_size=len(labels), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    after = [ops.convert_to_numpy(w) for w in trained.trainable_weights]
+    assert any(not np.array_equal(b, a) for b, a in zip(before, after, strict=True))
+
+    # Mixed precision: float32 variables, float32 outputs close to the float32 model's.
+    for policy in ("mixed_float16", "mixed_bfloat16"):
+        mixed = model_cls(**init_kwargs, dtype=policy)
+        mixed(inputs)
+        mixed.set_weights(model.get_weights())
+        assert all(keras.backend.standardize_dtype(w.dtype) == "float32" for w in mixed.weights), (
+            f"{model_cls.__name__} under {policy} has non-float32 variables"
+        )
+        mixed_outputs = mixed(inputs)
+        assert keras.backend.standardize_dtype(mixed_outputs.dtype) == "float32"
+        np.testing.assert_allclose(ops.convert_to_numpy(mixed_outputs), outputs, atol=0.05)
+    return json.loads(json.dumps(config, default=str))

@@ -102,22 +102,17 @@ def run_layer_test(
     if expected_num_trainable_weights is not None:
         assert len(layer.trainable_weights) == expected_num_trainable_weights
         assert len(layer.non_trainable_weights) == 0
-    # The output mask: a per-step output keeps the time mask, a pooled one has none.
-    output_mask = layer.compute_mask(layer_input, mask)
-    for shape in (
-        [expected_output_shape]
-        if not isinstance(expected_output_shape, list)
-        else [expected_output_shape[0]]
-    ):
-        if len(shape) == 3 and shape[1] == arrays[0].shape[1]:
-            np.testing.assert_array_equal(ops.convert_to_numpy(_as_list(output_mask)[0]), mask)
-        else:
-            assert output_mask is None or all(m is None for m in _as_list(output_mask))
     expected_shapes = (
         expected_output_shape
         if isinstance(expected_output_shape, list)
         else [expected_output_shape]
     )
+    # The output mask: a per-step output keeps the time mask, a pooled one has none.
+    output_mask = _as_list(layer.compute_mask(layer_input, mask))
+    if len(expected_shapes[0]) == 3 and expected_shapes[0][1] == arrays[0].shape[1]:
+        np.testing.assert_array_equal(ops.convert_to_numpy(output_mask[0]), mask)
+    else:
+        assert all(m is None for m in output_mask)
     assert [tuple(e.shape) for e in eager] == [tuple(s) for s in expected_shapes]
     assert all(np.all(np.isfinite(e)) for e in eager)
     computed = layer.compute_output_shape(

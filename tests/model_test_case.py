@@ -10,7 +10,6 @@ own loss changes its weights and gives a finite loss, and that under `mixed_floa
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import subprocess
 import sys
@@ -36,6 +35,16 @@ _FRESH_PROCESS = textwrap.dedent(
     np.save(sys.argv[3], keras.ops.convert_to_numpy(model(inputs)))
     """
 )
+
+
+def padded_inputs(streams: dict, classes: int = 3, seed: int = 5):
+    """Three videos of 9, 4 and 1 valid snippets (decoys at padded steps), one class each."""
+    rng = np.random.default_rng(seed)
+    inputs = {s: rng.normal(size=(3, 9, d)).astype("float32") for s, d in streams.items()}
+    inputs["mask"] = np.arange(9)[None, :] < np.array([9, 4, 1])[:, None]
+    for stream in streams:
+        inputs[stream][~inputs["mask"]] = 1e3
+    return inputs, np.eye(classes, dtype="float32")[[0, 1, 2]]
 
 
 def constructor_arguments(model_cls) -> set[str]:
@@ -113,4 +122,3 @@ def run_model_test(model_cls, init_kwargs: dict, inputs: dict, labels: np.ndarra
         mixed_outputs = mixed(inputs)
         assert keras.backend.standardize_dtype(mixed_outputs.dtype) == "float32"
         np.testing.assert_allclose(ops.convert_to_numpy(mixed_outputs), outputs, atol=0.05)
-    return json.loads(json.dumps(config, default=str))

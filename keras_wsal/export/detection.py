@@ -29,7 +29,7 @@ from collections.abc import Mapping
 
 import tensorflow as tf
 
-from keras_wsal.inference.detection import check_feature_fps
+from keras_wsal.formats.snippet_outputs import check_feature_fps
 from keras_wsal.inference.detection_rule import DetectionRule
 
 # A run is kept when its length in snippets is >= min_duration · fps minus this slack (as in

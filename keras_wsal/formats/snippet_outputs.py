@@ -13,7 +13,6 @@ recognition (`check_snippet_array`, `check_selection`, `check_video_scores`).
 
 from __future__ import annotations
 
-import math
 import os
 import zipfile
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_wsal.errors import DataError
+from keras_wsal.utils.arguments import is_real
 from keras_wsal.utils.atomic_files import atomic_output
 
 SNIPPET_ARRAYS = ("snippet_scores", "selection", "feature_fps", "classes")
@@ -150,12 +150,10 @@ def check_class_names(classes: Sequence[str], num_classes: int, where: str) -> t
     return labels
 
 
-def check_feature_fps(feature_fps: float, where: str) -> float:
-    """`feature_fps` as a float; DataError naming `where` unless a positive finite number."""
-    if (
-        isinstance(feature_fps, bool)
-        or not isinstance(feature_fps, (int, float, np.number))
-        or not (math.isfinite(feature_fps) and feature_fps > 0)
-    ):
-        raise DataError(f"{where}: feature_fps must be a positive number; got {feature_fps!r}")
+def check_feature_fps(feature_fps: float, where: str | None = None) -> float:
+    """`feature_fps` as a float; DataError (naming `where` when given) unless a positive finite
+    number. The one check of a feature rate, for files, arrays and detection options."""
+    if not is_real(feature_fps, 0, low_open=True):
+        prefix = "" if where is None else f"{where}: "
+        raise DataError(f"{prefix}feature_fps must be a positive number; got {feature_fps!r}")
     return float(feature_fps)

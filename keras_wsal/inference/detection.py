@@ -27,7 +27,11 @@ import numpy as np
 
 from keras_wsal.errors import DataError
 from keras_wsal.evaluation.tiou import segment_tiou
-from keras_wsal.formats.snippet_outputs import check_snippet_array, check_video_scores
+from keras_wsal.formats.snippet_outputs import (
+    check_feature_fps,
+    check_snippet_array,
+    check_video_scores,
+)
 from keras_wsal.utils.arguments import is_int, is_real
 
 SEGMENT_SCORES = ("mean", "outer_inner", "max")
@@ -251,13 +255,6 @@ def detect_segments(
         }
         for class_index, start, end in ranked
     ]
-
-
-def check_feature_fps(feature_fps: float) -> float:
-    """`feature_fps` as a float; ValueError unless it is a positive finite number."""
-    if not is_real(feature_fps, 0, low_open=True):
-        raise ValueError(f"feature_fps must be a positive number; got {feature_fps!r}")
-    return float(feature_fps)
 
 
 def _threshold_mode(relative: bool | str) -> str:

@@ -144,12 +144,8 @@ def run_feature_fps(run_dir: str | os.PathLike) -> float:
         DataError: no `config.json` in `run_dir`, or its dataset cannot be read.
     """
     from keras_wsal.datasets import FeatureDataset
+    from keras_wsal.training.config import TrainConfig
 
-    config_path = Path(run_dir) / CONFIG_FILE
-    if not config_path.exists():
+    if not (Path(run_dir) / CONFIG_FILE).exists():
         raise DataError(f"{run_dir}: no run {CONFIG_FILE} to find the dataset's feature rate in")
-    try:
-        data = json.loads(config_path.read_text())["data"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise DataError(f"{config_path}: no readable dataset folder ({error})") from None
-    return float(FeatureDataset(data).feature_fps)
+    return float(FeatureDataset(TrainConfig.load(run_dir).data).feature_fps)

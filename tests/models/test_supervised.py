@@ -1,7 +1,7 @@
 import keras
 import numpy as np
 import pytest
-from model_test_case import run_model_test
+from model_test_case import padded_inputs, run_model_test
 
 from keras_wsal.datasets.frame_labels import frame_labels
 from keras_wsal.losses import WSGNLoss
@@ -48,19 +48,8 @@ def test_frame_labels_from_segments_by_snippet_centre():
     np.testing.assert_array_equal(labels[:, 1], [0, 0, 0, 0, 1, 0])
 
 
-def _padded_inputs(streams, classes=3, seed=5):
-    """Three videos of 9, 4 and 1 valid snippets (decoys at padded steps) and their labels."""
-    rng = np.random.default_rng(seed)
-    inputs = {s: rng.normal(size=(3, 9, d)).astype("float32") for s, d in streams.items()}
-    inputs["mask"] = np.arange(9)[None, :] < np.array([9, 4, 1])[:, None]
-    for s in streams:
-        inputs[s][~inputs["mask"]] = 1e3
-    labels = np.eye(classes, dtype="float32")[[0, 1, 2]]
-    return inputs, labels
-
-
 def test_run_model_test(tmp_path):
-    inputs, labels = _padded_inputs({"features": 4})
+    inputs, labels = padded_inputs({"features": 4})
     inputs[FRAME_LABELS] = np.repeat(labels[:, None, :], 9, axis=1)
     run_model_test(
         SupervisedWSGN,

@@ -1,7 +1,7 @@
 import keras
 import numpy as np
 import pytest
-from model_test_case import run_model_test
+from model_test_case import padded_inputs, run_model_test
 
 from keras_wsal.models import WSGN, build_model
 from keras_wsal.models.wsgn import parse_norms
@@ -117,20 +117,9 @@ def test_norms_are_parsed_and_checked():
         build_model("tsn", 3, 4)
 
 
-def _padded_inputs(streams, classes=3, seed=5):
-    """Three videos of 9, 4 and 1 valid snippets (decoys at padded steps) and their labels."""
-    rng = np.random.default_rng(seed)
-    inputs = {s: rng.normal(size=(3, 9, d)).astype("float32") for s, d in streams.items()}
-    inputs["mask"] = np.arange(9)[None, :] < np.array([9, 4, 1])[:, None]
-    for s in streams:
-        inputs[s][~inputs["mask"]] = 1e3
-    labels = np.eye(classes, dtype="float32")[[0, 1, 2]]
-    return inputs, labels
-
-
 @pytest.mark.parametrize("norms", [("zloc", "gloc", "sloc"), ()])
 def test_run_model_test(tmp_path, norms):
-    inputs, labels = _padded_inputs({"features": 4})
+    inputs, labels = padded_inputs({"features": 4})
     run_model_test(
         WSGN,
         {"num_classes": 3, "feature_dims": 4, "norms": norms, "hidden_dim": 6},

@@ -40,7 +40,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 TIOU = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-# key → (label, model, extra `keras-wsal train` flags, detection: the model's "default" or "paper" rule)
+# key → (label, model, extra `keras-wsal train` flags, detection: the model's "default" or "paper"
+# rule)
 ROWS = {
     "naive": ("Naive (eq. 1, BCE)", "naive", [], "default"),
     "sloc": ("WSGN SLoc", "wsgn", ["--norms", "sloc"], "default"),
@@ -341,21 +342,25 @@ def main(argv=None) -> int:
             results.setdefault(row, []).append(result)
             print(
                 f"  {row} seed {seed}: mAP@0.5 {100 * result['activitynet'][4]:.1f}, "
-                f"trained in {result['train_seconds']:.0f} s ({time.perf_counter() - started:.0f} s so far)",
+                f"trained in {result['train_seconds']:.0f} s ({time.perf_counter() - started:.0f} "
+                "s so far)",
                 flush=True,
             )
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     for protocol in ("activitynet", "thumos14"):
         print(
-            f"\nDetection mAP (%) at tIoU, {protocol} protocol, and video-level mAP (%); mean ± half range over seeds {seeds}:\n"
+            f"\nDetection mAP (%) at tIoU, {protocol} protocol, and video-level mAP (%); mean ± "
+            f"half range over seeds {seeds}:\n"
         )
         print(format_table(results, rows, protocol))
     print(
-        "\nDetection settings: each default row's rule against one-setting variants, mAP@0.5 (%), ActivityNet protocol:\n"
+        "\nDetection settings: each default row's rule against one-setting variants, mAP@0.5 (%), "
+        "ActivityNet protocol:\n"
     )
     print(format_sweep(results, rows))
     print(
-        "\nThe stopping rule: mAP@0.5 (%) of the kept (best held-out) round against the last round:\n"
+        "\nThe stopping rule: mAP@0.5 (%) of the kept (best held-out) round against the last "
+        "round:\n"
     )
     print(format_stopping(results, rows))
     print(f"\n{time.perf_counter() - started:.0f} s in all")

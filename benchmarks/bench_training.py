@@ -225,7 +225,8 @@ def main(argv: list[str] | None = None) -> None:
 
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores)"
     print(
-        f"training step, B={args.batch} T={args.length} D={args.dim} C={args.classes}, on {device}, "
+        f"training step, B={args.batch} T={args.length} D={args.dim} C={args.classes}, on "
+        f"{device}, "
         f"TensorFlow {tf.__version__}; fastest of {args.steps} steps after {args.warmup}"
     )
     rows = []

@@ -1,4 +1,4 @@
-"""Throughput of the video side on this machine: decoding, optical flow, the BN-Inception forward pass.
+"""Video-side throughput on this machine: decoding, optical flow, the BN-Inception forward pass.
 
 Prints one table:
 - decoding: frames per second of `VideoReader.frames()` (PyAV and OpenCV backends) on a

@@ -200,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
     )
     print(
-        f"dataset: {dataset.root}, classes {dataset.classes}, {len(dataset.videos('validation'))} training videos"
+        f"dataset: {dataset.root}, classes {dataset.classes}, {len(dataset.videos('validation'))} "
+        "training videos"
     )
 
     # 2. Batches of (inputs, labels): inputs {"features": [B, T, D], "mask": [B, T]} padded to

@@ -51,7 +51,8 @@ CLIENT = textwrap.dedent(
     # TF Serving's row format: one object per video; stack each input over the videos.
     names = request["instances"][0].keys()
     specs = signature.structured_input_signature[1]
-    inputs = {n: tf.constant([i[n] for i in request["instances"]], dtype=specs[n].dtype) for n in names}
+    instances = request["instances"]
+    inputs = {n: tf.constant([i[n] for i in instances], dtype=specs[n].dtype) for n in names}
     outputs = {k: v.numpy() for k, v in signature(**inputs).items()}
     def plain(value):
         value = value.tolist()
@@ -60,7 +61,7 @@ CLIENT = textwrap.dedent(
         if isinstance(value, list):
             return [plain(np.asarray(v)) for v in value]
         return value
-    predictions = [{k: plain(v[b]) for k, v in outputs.items()} for b in range(len(request["instances"]))]
+    predictions = [{k: plain(v[b]) for k, v in outputs.items()} for b in range(len(instances))]
     json.dump({"predictions": predictions}, open(response_path, "w"))
     """
 )

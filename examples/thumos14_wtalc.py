@@ -30,7 +30,7 @@ highest video score), and evaluate under both protocols that published numbers c
 The same detections score differently under the two: when you compare with a paper, use its
 protocol. The table also shows what WSGN's paper reports (Table 3, I3D-K) for reference.
 
-    python examples/thumos14_wtalc.py --wtalc WTALC_DIR                # the real thing (GPU advised)
+    python examples/thumos14_wtalc.py --wtalc WTALC_DIR         # the real thing (GPU advised)
     python examples/thumos14_wtalc.py --wtalc WTALC_DIR --epochs 10 --casl 1.0
 
 Without the features, `--standin DIR` first writes a generated stand-in of the same layout into
@@ -190,7 +190,8 @@ def write_standin(
     missing = [f"{n}.npy" for n in ANNOTATION_FILES if not (source / f"{n}.npy").is_file()]
     if missing:
         raise DataError(
-            f"--standin-annotations {source}: no W-TALC annotation files ({', '.join(missing)} missing)"
+            f"--standin-annotations {source}: no W-TALC annotation files ({', '.join(missing)} "
+            "missing)"
         )
     arrays = {n: _load_object_array(source / f"{n}.npy") for n in ANNOTATION_FILES}
     rows = _standin_rows(arrays, videos_per_subset)
@@ -317,7 +318,8 @@ def run(args: argparse.Namespace) -> None:
     results_file = result.run_dir / "test_detections.json"
     write_detection_results(results_file, detections)
     print(
-        f"{sum(map(len, detections.values()))} detections in {len(detections)} test videos → {results_file}"
+        f"{sum(map(len, detections.values()))} detections in {len(detections)} test videos → "
+        f"{results_file}"
     )
 
     # 4. Evaluate the same detections under both protocols.

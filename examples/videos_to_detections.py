@@ -136,7 +136,7 @@ def label_dataset(dataset: Path, labels: dict, truth: dict) -> list[str]:
 
 
 def keras_wsal_command(*argv: str) -> None:
-    """Print the shell command, then run it in-process; a non-zero exit status stops the tutorial."""
+    """Print the shell command, then run it in-process; a non-zero exit stops the tutorial."""
     print(f"\n$ keras-wsal {shlex.join(argv)}", flush=True)
     status = cli.main(list(argv))
     if status != 0:
@@ -165,7 +165,8 @@ def run(args: argparse.Namespace) -> None:
         labels, truth = generate_videos(videos, args.per_class)
         atomic_write_text(out / "labels.json", json.dumps(labels, indent=1) + "\n")
         print(
-            f"generated {len(labels) + len(truth)} videos in {videos}; labels: {out / 'labels.json'}"
+            f"generated {len(labels) + len(truth)} videos in {videos}; labels: "
+            f"{out / 'labels.json'}"
         )
     else:
         videos, labels, truth = Path(args.videos), _read_labels(args.labels), {}

@@ -5,21 +5,20 @@ WSGN (Fernando et al., WACV 2020), the models built from them, and the tools aro
 datasets, distributed mixed-precision training, detection, evaluation, video feature extraction
 and SavedModel export.
 
-`keras_wsal.layers` is imported eagerly (it needs only Keras); every other subpackage is imported
-on first use, so `import keras_wsal` stays light under every Keras backend.
+`import keras_wsal` imports Keras and registers every serializable class of the package (layers,
+models, losses, backbones), so `keras.saving.load_model("model.keras")` needs no `custom_objects`;
+the other subpackages are imported on first use. The `keras-wsal` command line imports only what
+each command needs, so that `keras-wsal --help` and argument errors never load a Keras backend.
 """
 
 import importlib
+import os
+import sys
 
-from keras_wsal import layers
-from keras_wsal.layers import (
-    AttentionSelect,
-    GaussianGlobalNorm,
-    GaussianLocalNorm,
-    TemporalSoftmaxNorm,
-    TopKSelect,
-)
 from keras_wsal.version import __version__
+
+# The subpackages whose import registers classes for Keras saving (`keras_wsal>Name`).
+_SERIALIZABLE_SUBPACKAGES = ("layers", "models", "losses", "backbones")
 
 _SUBPACKAGES = (
     "backbones",
@@ -31,6 +30,7 @@ _SUBPACKAGES = (
     "extraction",
     "formats",
     "inference",
+    "layers",
     "losses",
     "models",
     "plotting",
@@ -40,21 +40,43 @@ _SUBPACKAGES = (
     "video",
 )
 
-__all__ = [
+_LAYERS = (
     "AttentionSelect",
     "GaussianGlobalNorm",
     "GaussianLocalNorm",
     "TemporalSoftmaxNorm",
     "TopKSelect",
-    "__version__",
-    "layers",
-    *_SUBPACKAGES,
-]
+)
+
+__all__ = [*_LAYERS, "__version__", *_SUBPACKAGES]
+
+
+def _started_by_command_line() -> bool:
+    """True while the `keras-wsal` script (or `python -m keras_wsal.cli`) imports the package."""
+    program = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return program in ("keras-wsal", "keras-wsal.exe", "-m")
 
 
 def __getattr__(name):
     if name in _SUBPACKAGES:
-        module = importlib.import_module(f"keras_wsal.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'keras_wsal' has no attribute {name!r}")
+        value = importlib.import_module(f"keras_wsal.{name}")
+    elif name in _LAYERS:
+        value = getattr(importlib.import_module("keras_wsal.layers"), name)
+    else:
+        raise AttributeError(f"module 'keras_wsal' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def _register_serializable_classes() -> None:
+    """Import every public name of the subpackages that define serializable classes."""
+    for package in _SERIALIZABLE_SUBPACKAGES:
+        module = __getattr__(package)
+        for name in module.__all__:
+            getattr(module, name)
+    for name in _LAYERS:
+        __getattr__(name)
+
+
+if not _started_by_command_line():
+    _register_serializable_classes()

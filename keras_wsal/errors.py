@@ -14,7 +14,7 @@ class DataError(KerasWsalError, ValueError):
 
 
 class MissingFileError(DataError, FileNotFoundError):
-    """A file keras_wsal was asked to read does not exist (a `DataError` and a `FileNotFoundError`)."""
+    """A file keras_wsal was asked to read is missing (a `DataError` and a `FileNotFoundError`)."""
 
 
 class VideoError(KerasWsalError, ValueError):

@@ -173,7 +173,7 @@ def run_layer_test(
 
 
 def run_precision_test(layer_cls, init_kwargs: dict, input_data, mask: np.ndarray, atol: float):
-    """Under mixed_float16 and mixed_bfloat16: output dtype, closeness to float32, finite gradients."""
+    """Under mixed_float16 and mixed_bfloat16: output dtype, close to float32, finite gradients."""
     arrays = _as_list(input_data)
     layer_input = arrays if isinstance(input_data, (list, tuple)) else arrays[0]
     reference_layer = layer_cls(**init_kwargs)

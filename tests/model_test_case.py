@@ -29,7 +29,7 @@ _FRESH_PROCESS = textwrap.dedent(
     import json, sys
     import numpy as np
     import keras
-    import keras_wsal.models  # registers the models, nothing else is imported
+    import keras_wsal  # registers every serializable class: models, layers, losses
     inputs = dict(np.load(sys.argv[2]))
     model = keras.saving.load_model(sys.argv[1])
     np.save(sys.argv[3], keras.ops.convert_to_numpy(model(inputs)))
@@ -85,8 +85,10 @@ def run_model_test(model_cls, init_kwargs: dict, inputs: dict, labels: np.ndarra
     assert len(rebuilt.weights) == len(model.weights)
     assert [tuple(w.shape) for w in rebuilt.weights] == [tuple(w.shape) for w in model.weights]
 
-    # .keras round trip in a fresh process that imports only keras and keras_wsal.models.
+    # .keras round trip (compiled with the model's loss, as `keras-wsal train` saves it) in a
+    # fresh process that imports only keras and keras_wsal.
     path = tmp_path / f"{model_cls.__name__}.keras"
+    model.compile(optimizer="adam", loss=loss_for_model(model))
     model.save(path)
     arrays = tmp_path / "inputs.npz"
     np.savez(arrays, **{name: np.asarray(value) for name, value in inputs.items()})

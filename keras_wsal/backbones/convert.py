@@ -99,8 +99,8 @@ def convert_bninception_state_dict(
         state_dict_or_path: a `state_dict` (mapping of arrays or tensors) or a file (see
             `load_state_dict`).
         model: the model to load into (a model whose top-level layers are BN-Inception's,
-            by name: `bn_inception(...)` or `make_backbone("bn_inception", ...)`); `None` builds `bn_inception` at
-            224x224 with the state_dict's number of input channels.
+            by name: `bn_inception(...)` or `make_backbone("bn_inception", ...)`); `None` builds
+            `bn_inception` at 224x224 with the state_dict's number of input channels.
 
     Returns:
         The model, with the weights loaded.

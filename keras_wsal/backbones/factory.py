@@ -1,10 +1,10 @@
 """Build a stream's image backbone by name, load its weights from local files, preprocess its input.
 
-`make_backbone(name, modality=...)` returns a Keras model `[B, H, W, C] -> [B, D]`: BN-Inception
+`make_backbone(name, stream=...)` returns a Keras model `[B, H, W, C] -> [B, D]`: BN-Inception
 (`"bn_inception"`, D = 1024, the papers' backbone) or one of the `keras.applications` image
 networks (global average pooled, no classifier, built with `weights=None`: nothing is ever
-downloaded). The spatial stream (`modality="rgb"`) takes one RGB frame, C = 3; the temporal
-stream (`modality="flow"`) takes a stack of 5 flows, C = 10.
+downloaded). The spatial stream (`stream="rgb"`) takes one RGB frame, C = 3; the temporal
+stream (`stream="flow"`) takes a stack of 5 flows, C = 10.
 
 Weights come from local files only: a `.keras` model or `.weights.h5` file saved from a model of
 the same architecture, or, for BN-Inception, the released PyTorch `state_dict` (`.pth`, `.pt`,
@@ -28,34 +28,24 @@ import numpy as np
 from keras import ops
 
 from keras_wsal.backbones.bn_inception import BN_INCEPTION_MEAN, bn_inception
+from keras_wsal.backbones.catalog import APPLICATIONS, BACKBONES, STREAM_CHANNELS
 from keras_wsal.backbones.convert import convert_bninception_state_dict
-from keras_wsal.backbones.tsn import STREAM_CHANNELS
 from keras_wsal.errors import DataError
 
-# name: (keras.applications constructor, imagenet_utils preprocessing mode, extra arguments).
-APPLICATIONS = {
-    "resnet50": ("ResNet50", "caffe", {}),
-    "resnet101": ("ResNet101", "caffe", {}),
-    "inception_v3": ("InceptionV3", "tf", {}),
-    "mobilenet_v2": ("MobileNetV2", "tf", {}),
-    "mobilenet_v3_small": ("MobileNetV3Small", "tf", {"include_preprocessing": False}),
-    "mobilenet_v3_large": ("MobileNetV3Large", "tf", {"include_preprocessing": False}),
-}
-BACKBONES = ("bn_inception", *APPLICATIONS)
 _STATE_DICT_SUFFIXES = (".pth", ".pt", ".tar", ".npz")
 
 
-def _check_name_and_modality(name: str, modality: str) -> None:
+def _check_name_and_stream(name: str, stream: str) -> None:
     if name not in BACKBONES:
         raise ValueError(f"backbone must be one of {BACKBONES}, got {name!r}")
-    if modality not in STREAM_CHANNELS:
-        raise ValueError(f"modality must be one of {sorted(STREAM_CHANNELS)}, got {modality!r}")
+    if stream not in STREAM_CHANNELS:
+        raise ValueError(f"stream must be one of {sorted(STREAM_CHANNELS)}, got {stream!r}")
 
 
 def make_backbone(
     name: str = "bn_inception",
     *,
-    modality: str = "rgb",
+    stream: str = "rgb",
     input_shape: tuple[int | None, int | None, int] | None = None,
     weights: str | os.PathLike | None = None,
 ) -> keras.Model:
@@ -64,22 +54,22 @@ def make_backbone(
     Args:
         name: one of `BACKBONES`: `"bn_inception"`, `"resnet50"`, `"resnet101"`,
             `"inception_v3"`, `"mobilenet_v2"`, `"mobilenet_v3_small"`, `"mobilenet_v3_large"`.
-        modality: `"rgb"` (C = 3) or `"flow"` (C = 10, 5 stacked flows).
-        input_shape: `(H, W, C)`, default `(224, 224, C)`; C must match the modality.
+        stream: `"rgb"` (C = 3) or `"flow"` (C = 10, 5 stacked flows).
+        input_shape: `(H, W, C)`, default `(224, 224, C)`; C must match the stream.
         weights: `None` (random initialisation) or a local file (see `load_backbone_weights`).
 
     Returns:
-        The model, named `{name}_{modality}`. Feed it `preprocess_input(images, name, modality)`.
+        The model, named `{name}_{stream}`. Feed it `preprocess_input(images, name, stream)`.
     """
-    _check_name_and_modality(name, modality)
-    channels = STREAM_CHANNELS[modality]
+    _check_name_and_stream(name, stream)
+    channels = STREAM_CHANNELS[stream]
     input_shape = tuple(input_shape or (224, 224, channels))
     if input_shape[-1] != channels:
         raise ValueError(
-            f"input_shape {input_shape} has {input_shape[-1]} channels; modality {modality!r} "
+            f"input_shape {input_shape} has {input_shape[-1]} channels; stream {stream!r} "
             f"needs {channels}"
         )
-    model_name = f"{name}_{modality}"
+    model_name = f"{name}_{stream}"
     if name == "bn_inception":
         model = bn_inception(input_shape, name=model_name)
     else:
@@ -119,26 +109,26 @@ _IMAGENET_MODES = {
 }
 
 
-def _input_normalisation(name: str, modality: str) -> _Normalisation:
+def _input_normalisation(name: str, stream: str) -> _Normalisation:
     """The one definition of every backbone's input normalisation (see `preprocess_input`)."""
-    _check_name_and_modality(name, modality)
+    _check_name_and_stream(name, stream)
     if name == "bn_inception":
-        mean = BN_INCEPTION_MEAN[modality]
+        mean = BN_INCEPTION_MEAN[stream]
         return _Normalisation(mean=tuple(np.atleast_1d(mean).tolist()))
-    if modality == "flow":
+    if stream == "flow":
         return _IMAGENET_MODES["tf"]
     return _IMAGENET_MODES[APPLICATIONS[name][1]]
 
 
-def _check_channels(shape, modality: str) -> None:
-    channels = STREAM_CHANNELS[modality]
+def _check_channels(shape, stream: str) -> None:
+    channels = STREAM_CHANNELS[stream]
     if len(shape) < 3 or shape[-1] not in (None, channels):
         raise ValueError(
-            f"expected {modality} inputs [..., H, W, {channels}], got shape {tuple(shape)}"
+            f"expected {stream} inputs [..., H, W, {channels}], got shape {tuple(shape)}"
         )
 
 
-def preprocess_input(images, name: str = "bn_inception", modality: str = "rgb") -> np.ndarray:
+def preprocess_input(images, name: str = "bn_inception", stream: str = "rgb") -> np.ndarray:
     """Map uint8-valued frames or flow stacks `[..., H, W, C]` to the backbone's input, float32.
 
     In float32, `x' = ((x[..., ::-1] if BGR else x) - mean) · scale` per channel:
@@ -152,15 +142,15 @@ def preprocess_input(images, name: str = "bn_inception", modality: str = "rgb") 
 
     `preprocess_input_ops` computes the same values in `keras.ops`.
     """
-    norm = _input_normalisation(name, modality)
+    norm = _input_normalisation(name, stream)
     images = np.asarray(images, dtype=np.float32)
-    _check_channels(images.shape, modality)
+    _check_channels(images.shape, stream)
     if norm.bgr:
         images = images[..., ::-1]
     return (images - np.asarray(norm.mean, np.float32)) * np.float32(norm.scale)
 
 
-def preprocess_input_ops(images, name: str = "bn_inception", modality: str = "rgb"):
+def preprocess_input_ops(images, name: str = "bn_inception", stream: str = "rgb"):
     """`preprocess_input` in `keras.ops`, for a graph: uint8 (or any numeric) `[..., H, W, C]`.
 
     The same float32 operations on the same constants, so it gives the values of
@@ -171,12 +161,12 @@ def preprocess_input_ops(images, name: str = "bn_inception", modality: str = "rg
         float32 tensor of the shape of `images`.
 
     Raises:
-        ValueError: an unknown backbone or modality, or a static last axis that is not the
-            modality's channels (3 for `"rgb"`, 10 for `"flow"`).
+        ValueError: an unknown backbone or stream, or a static last axis that is not the
+            stream's channels (3 for `"rgb"`, 10 for `"flow"`).
     """
-    norm = _input_normalisation(name, modality)
+    norm = _input_normalisation(name, stream)
     images = ops.cast(images, "float32")
-    _check_channels(images.shape, modality)
+    _check_channels(images.shape, stream)
     if norm.bgr:
         images = ops.flip(images, axis=-1)
     return (images - np.asarray(norm.mean, np.float32)) * np.float32(norm.scale)

@@ -16,10 +16,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from keras_wsal.backbones.catalog import STREAM_DROPOUT
 from keras_wsal.utils.registration import keras_wsal_serializable
-
-STREAM_DROPOUT = {"rgb": 0.8, "flow": 0.7}
-STREAM_CHANNELS = {"rgb": 3, "flow": 10}
 
 
 def cross_modality_kernel(kernel: np.ndarray, channels: int) -> np.ndarray:
@@ -29,7 +27,7 @@ def cross_modality_kernel(kernel: np.ndarray, channels: int) -> np.ndarray:
 
     Args:
         kernel: the RGB network's first-layer kernel, HWIO `[kh, kw, C_in, C_out]`.
-        channels: input channels of the new modality (10 for 5 stacked flows).
+        channels: input channels of the new stream (10 for 5 stacked flows).
 
     Returns:
         float32 `[kh, kw, channels, C_out]`.
@@ -44,7 +42,7 @@ def cross_modality_kernel(kernel: np.ndarray, channels: int) -> np.ndarray:
 
 
 def cross_modality_init(rgb_model: keras.Model, target: keras.Model) -> keras.Model:
-    """Copy an RGB network's weights into a network on another modality, layer by layer.
+    """Copy an RGB network's weights into a network on another stream, layer by layer.
 
     The two models must have the same layers (by name) except for the number of input channels
     of the first convolution (the first `Conv2D` in `target.layers`), whose kernel gets
@@ -163,7 +161,7 @@ def tsn_model(
     num_classes: int,
     *,
     num_segments: int = 3,
-    modality: str = "rgb",
+    stream: str = "rgb",
     dropout: float | None = None,
     partial_bn: bool = True,
     name: str | None = None,
@@ -179,18 +177,18 @@ def tsn_model(
         backbone: an image model `[B, H, W, C] -> [B, D]`, e.g. `make_backbone(...)`.
         num_classes: number of action classes.
         num_segments: `K` (TSN and UntrimmedNet: 3).
-        modality: `"rgb"` or `"flow"`; chooses the default dropout.
-        dropout: dropout rate before the classifier; `None` uses `STREAM_DROPOUT[modality]`.
+        stream: `"rgb"` or `"flow"`; chooses the default dropout.
+        dropout: dropout rate before the classifier; `None` uses `STREAM_DROPOUT[stream]`.
         partial_bn: apply `set_partial_bn` to the backbone.
-        name: the model's name (default `tsn_{modality}`).
+        name: the model's name (default `tsn_{stream}`).
     """
-    if modality not in STREAM_DROPOUT:
-        raise ValueError(f"modality must be one of {sorted(STREAM_DROPOUT)}, got {modality!r}")
+    if stream not in STREAM_DROPOUT:
+        raise ValueError(f"stream must be one of {sorted(STREAM_DROPOUT)}, got {stream!r}")
     if num_classes < 1 or num_segments < 1:
         raise ValueError(
             f"num_classes and num_segments must be >= 1, got {num_classes} and {num_segments}"
         )
-    rate = STREAM_DROPOUT[modality] if dropout is None else dropout
+    rate = STREAM_DROPOUT[stream] if dropout is None else dropout
     if partial_bn:
         set_partial_bn(backbone)
     inputs = keras.Input((num_segments, *backbone.input_shape[1:]), name="segments")
@@ -198,4 +196,4 @@ def tsn_model(
     features = layers.Dropout(rate, name="dropout")(features)
     scores = layers.TimeDistributed(layers.Dense(num_classes), name="classifier")(features)
     outputs = SegmentalConsensus(name="consensus")(scores)
-    return keras.Model(inputs, outputs, name=name or f"tsn_{modality}")
+    return keras.Model(inputs, outputs, name=name or f"tsn_{stream}")

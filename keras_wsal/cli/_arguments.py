@@ -70,7 +70,8 @@ def add_detection_rule_arguments(parser: argparse.ArgumentParser) -> None:
         "--rule",
         choices=("default", "paper", *[r for r in RULE_NAMES if r != "default"]),
         default="default",
-        help="the model's measured default, its paper's rule, or a rule by name (default: default)",
+        help="the model's measured default, its paper's rule, or a rule by name; the options below "
+        "change one setting of it",
     )
     parser.add_argument(
         "--thresholds", type=float_list, default=None, help="e.g. 0.5 or 0.3,0.5,0.7"

@@ -24,6 +24,9 @@ examples:
 DEFAULT_VARIANTS = "Naive,Complete,W-TALC"
 
 
+NEEDS_BACKEND = True
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS, help="comma-separated, or 'all'")
@@ -68,7 +71,8 @@ def run(args) -> int:
     print(f"writing the synthetic dataset to {out / 'dataset'}", flush=True)
     dataset = ablation.make_demo_dataset(out / "dataset", settings)
     print(
-        f"  {len(dataset.videos('validation'))} training and {len(dataset.videos('test'))} test videos, "
+        f"  {len(dataset.videos('validation'))} training and {len(dataset.videos('test'))} test "
+        "videos, "
         f"{len(dataset.classes)} classes, {dataset.feature_fps:g} snippets/s",
         flush=True,
     )

@@ -29,8 +29,12 @@ examples:
   keras-wsal detect --data thumos14 --subset test --model runs/wsgn --out runs/wsgn/test.json
   keras-wsal detect --data thumos14 --subset test --model runs/wsgn --out r.json --rule paper
   keras-wsal detect --data thumos14 --subset test --model runs/wsgn --out r.json \\
-      --thresholds 0.3,0.5,0.7 --nms 0.5 --segment-score outer_inner --save-snippets runs/wsgn/snippets
+      --thresholds 0.3,0.5,0.7 --nms 0.5 --segment-score outer_inner \\
+      --save-snippets runs/wsgn/snippets
 """
+
+
+NEEDS_BACKEND = True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

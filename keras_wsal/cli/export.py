@@ -30,6 +30,9 @@ examples:
 """
 
 
+NEEDS_BACKEND = True
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "run",

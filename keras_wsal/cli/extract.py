@@ -64,8 +64,11 @@ def _positive_float(text: str) -> float:
     return value
 
 
+NEEDS_BACKEND = True
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from keras_wsal.backbones.factory import BACKBONES
+    from keras_wsal.backbones.catalog import BACKBONES
     from keras_wsal.video.flow import DIS_PRESETS, FLOW_METHODS
 
     parser.add_argument("videos_dir", metavar="VIDEOS_DIR", help="the folder of videos")
@@ -110,7 +113,8 @@ class _ProgressBar:
         if self.quiet:
             return
         filled = round(20 * self.done / max(self.total, 1))
-        line = f"[{'#' * filled}{'-' * (20 - filled)}] {self.done}/{self.total} videos  {video}: {status}"
+        bar = "#" * filled + "-" * (20 - filled)
+        line = f"[{bar}] {self.done}/{self.total} videos  {video}: {status}"
         end = "" if self.interactive and self.done < self.total else "\n"
         print(("\r\033[K" if self.interactive else "") + line, end=end, file=sys.stderr, flush=True)
 

@@ -19,8 +19,8 @@ examples:
       --snippets snippets/ --out video_test_0000004.png
   keras-wsal plot --data DATA --video video_test_0000004 --results results.json \\
       --min-score 0.2 --labels CricketBowling,CricketShot --out cricket.svg
-  keras-wsal plot --data DATA --video video_test_0000004 --snippets snippets/video_test_0000004.npz \\
-      --out curves.png
+  keras-wsal plot --data DATA --video video_test_0000004 \\
+      --snippets snippets/video_test_0000004.npz --out curves.png
 """
 
 

@@ -22,6 +22,9 @@ examples:
 """
 
 
+NEEDS_BACKEND = True
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from keras_wsal.models import MODEL_NAMES
     from keras_wsal.training.config import OPTIMIZERS, PRECISIONS, STRATEGIES
@@ -82,7 +85,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="two-stream fusion (default: the model's)",
     )
     parser.add_argument(
-        "--k-ratio", type=float, default=None, help="UntrimmedNet hard: top-k fraction"
+        "--k-ratio",
+        type=float,
+        default=None,
+        help="UntrimmedNet hard and W-TALC: top-k fraction; default: the model's",
     )
     parser.add_argument(
         "--checkpoint-every", type=positive_int, default=None, help="steps (default: 1 epoch)"
@@ -141,18 +147,22 @@ def run(args) -> int:
     except ValueError as error:
         raise DataError(str(error)) from None
     print(
-        f"training {config.model} (recipe {config.recipe!r}): {config.optimizer} at {config.learning_rate:g}, "
+        f"training {config.model} (recipe {config.recipe!r}): {config.optimizer} at "
+        f"{config.learning_rate:g}, "
         + (f"{config.steps} steps" if config.steps is not None else f"{config.epochs} epochs")
-        + f", dropout {config.dropout:g}, CASL {config.casl:g}, held out {config.validation_fraction:g}",
+        + f", dropout {config.dropout:g}, CASL {config.casl:g}, held out "
+        f"{config.validation_fraction:g}",
         flush=True,
     )
     result = train(config, verbose=0 if args.quiet else "auto")
     chosen = (
-        f"; kept round {result.selection['round']} (held-out video mAP {100 * result.selection['held_out_mAP']:.1f} %)"
+        f"; kept round {result.selection['round']} (held-out video mAP "
+        f"{100 * result.selection['held_out_mAP']:.1f} %)"
         if result.selection
         else ""
     )
     print(
-        f"trained {config.model} for {result.steps} steps{chosen}; model: {result.run_dir / 'model.keras'}"
+        f"trained {config.model} for {result.steps} steps{chosen}; model: "
+        f"{result.run_dir / 'model.keras'}"
     )
     return 0

@@ -1,8 +1,8 @@
 """Feature datasets for weakly supervised action localisation.
 
 One on-disk format (`DATASET/annotations.json`, `meta.json`, `features/[STREAM/]VIDEO.npy`; see
-`keras_wsal.datasets.feature_dataset`), its reader (`FeatureDataset`) and writers, importers from the
-W-TALC and ActivityNet layouts, a synthetic generator with planted action instances, and the
+`keras_wsal.datasets.feature_dataset`), its reader (`FeatureDataset`) and writers, importers from
+the W-TALC and ActivityNet layouts, a synthetic generator with planted action instances, and the
 `tf.data` pipelines that train from video-level labels only.
 """
 
@@ -19,10 +19,10 @@ from keras_wsal.datasets.weak_labels import WeakLabels, weak_labels_from_names
 from keras_wsal.datasets.writers import (
     write_annotations,
     write_dataset,
+    write_dataset_by_video,
     write_features,
     write_json,
     write_meta,
-    write_videos,
 )
 
 __all__ = [
@@ -45,5 +45,5 @@ __all__ = [
     "write_features",
     "write_json",
     "write_meta",
-    "write_videos",
+    "write_dataset_by_video",
 ]

@@ -16,9 +16,9 @@ Snippet `t` covers `[t / feature_fps, (t + 1) / feature_fps)` seconds. "Ambiguou
 ground-truth-only label: allowed in annotations, never a class. Without "classes" in `meta.json`
 the classes are the sorted labels of all videos, "Ambiguous" excluded.
 
-Training sees `FeatureDataset.weak_labels` (which classes occur in a video) and the features. Segment
-boundaries are read only by `FeatureDataset.ground_truth`, which parses `annotations.json` again when
-called: the dataset object itself never holds them.
+Training sees `FeatureDataset.weak_labels` (which classes occur in a video) and the features.
+Segment boundaries are read only by `FeatureDataset.ground_truth`, which parses `annotations.json`
+again when called: the dataset object itself never holds them.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ from keras_wsal.formats.json_files import read_json
 
 logger = logging.getLogger(__name__)
 
-# Rows per block when scanning a whole feature file for NaN/inf: about 32 MiB of float64 at D = 2048.
+# Rows per block when scanning a whole feature file for NaN/inf: about 32 MiB of float64 at D =
+# 2048.
 _SCAN_ROWS = 2048
 
 
@@ -79,8 +80,8 @@ class FeatureDataset:
         feature_dims: {stream: D}.
 
     Raises:
-        DataError: the folder, `meta.json` or `annotations.json` is missing or malformed (the message
-            names the file, the video and the field).
+        DataError: the folder, `meta.json` or `annotations.json` is missing or malformed (the
+            message names the file, the video and the field).
     """
 
     def __init__(self, root: str | os.PathLike):
@@ -240,7 +241,7 @@ class FeatureDataset:
         return passed
 
     def weak_labels(self, subset: str | None = None) -> WeakLabels:
-        """Which classes occur in each video of `subset` (all videos when None), in `videos` order."""
+        """Which classes occur in each video of `subset` (None: all videos), in `videos` order."""
         return weak_labels_from_names(
             self.classes, {video: self._records[video].labels for video in self.videos(subset)}
         )
@@ -248,10 +249,12 @@ class FeatureDataset:
     def ground_truth(self, subset: str | None = None) -> list[GroundTruthSegment]:
         """Every annotated instance of the videos of `subset`, "Ambiguous" ones included.
 
-        For evaluation only: no training code path calls this. Ordered by video, then as in the file.
+        For evaluation only: no training code path calls this. Ordered by video, then as in the
+        file.
 
         Raises:
-            DataError: a segment is not two finite numbers with start <= end (names video and field).
+            DataError: a segment is not two finite numbers with start <= end (names video and
+            field).
         """
         path = self.root / ANNOTATIONS_FILE
         segments = parse_segments(path, str(path), self.videos(subset))

@@ -6,7 +6,7 @@
 - `import_activitynet`: a folder of per-video `.npy` files plus an ActivityNet-style JSON
   (ActivityNet, ActionFormer's `thumos14.json`, ...).
 
-Both write through `write_videos` (atomic files, annotations and meta last) and return an
+Both write through `write_dataset_by_video` (atomic files, annotations and meta last) and return an
 `ImportReport` of what they wrote and what they left out, and why. Annotations are kept as they are:
 THUMOS14's CliffDiving instances stay annotated as Diving too, and segments past a video's end stay.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_wsal.datasets.feature_dataset import FeatureDataset
-from keras_wsal.datasets.writers import write_videos
+from keras_wsal.datasets.writers import write_dataset_by_video
 from keras_wsal.errors import DataError
 from keras_wsal.formats.annotations import AMBIGUOUS
 from keras_wsal.formats.dataset_layout import SINGLE_STREAM
@@ -176,13 +176,14 @@ def import_wtalc(
             (I3D rgb then flow, D = 2048), one per entry of `videoname.npy`, in that order.
         annotations_dir: `Thumos14reduced-Annotations/` with `videoname.npy`, `subset.npy`
             ("validation" / "test", kept as the subset names), `duration.npy`, `segments.npy`,
-            `labels.npy`, `classlist.npy` (the classes, in order) and optionally `Ambiguous_test.txt`
-            (its lines become "Ambiguous" annotations).
+            `labels.npy`, `classlist.npy` (the classes, in order) and optionally
+            `Ambiguous_test.txt` (its lines become "Ambiguous" annotations).
         out_root: the dataset folder to write.
         feature_fps: snippets per second (W-TALC: 16-frame snippets of 25 fps video, 25 / 16).
         streams: "joint" (one stream "features" of D) or "split" ("rgb" = the first D / 2 columns,
             "flow" = the last D / 2).
-        skip_bad: leave out videos whose features are empty, NaN/inf or malformed instead of raising.
+        skip_bad: leave out videos whose features are empty, NaN/inf or malformed instead of
+        raising.
 
     Returns:
         The `ImportReport`.
@@ -201,7 +202,7 @@ def import_wtalc(
             f"{annotations_dir / 'videoname.npy'} names {len(videos)}"
         )
     row = {video: i for i, video in enumerate(videos)}
-    dataset, skipped = write_videos(
+    dataset, skipped = write_dataset_by_video(
         out_root,
         database,
         lambda video: split(video, np.asarray(features[row[video]])),
@@ -265,7 +266,7 @@ def import_activitynet(
                 f'video "{video}": cannot read feature file {path} ({error})'
             ) from error
 
-    dataset, skipped = write_videos(
+    dataset, skipped = write_dataset_by_video(
         out_root,
         database,
         load,

@@ -236,7 +236,8 @@ def make_training_dataset(
         shuffle: shuffle the videos, anew each epoch.
         seed: seeds the shuffle and the random crops; the same seed gives the same batches.
         crop: how a longer video is cut to `max_length`: "random" (consecutive rows from a random
-            start) or "uniform" (evenly spaced rows `floor(i * T / max_length)` over the whole video).
+            start) or "uniform" (evenly spaced rows `floor(i * T / max_length)` over the whole
+            video).
         input_context: given by `strategy.distribute_datasets_from_function`: this pipeline reads
             every `num_input_pipelines`-th video from `input_pipeline_id` on, in batches of
             `get_per_replica_batch_size(batch_size)`.
@@ -253,8 +254,8 @@ def make_training_dataset(
         padded to the batch's longest video (padding 0 / False), `labels` multi-hot float32 [B, C].
 
     Raises:
-        DataError: the subset is empty or unknown (the message lists the subsets), the dataset has no
-            classes, a bad feature file (unless `skip_bad`), or every video was skipped.
+        DataError: the subset is empty or unknown (the message lists the subsets), the dataset has
+            no classes, a bad feature file (unless `skip_bad`), or every video was skipped.
         ValueError: a bad `batch_size`, `max_length` or `crop`, or `fixed_length` without
             `max_length`.
     """
@@ -311,8 +312,9 @@ def make_inference_dataset(
     The feature files are checked first as in `make_training_dataset` (no video is skipped).
 
     Returns:
-        A dataset of `(inputs, video_index)`: `inputs` as for training, padded to the batch's longest
-        video; `video_index` int64 [B], the position of each video in `dataset.videos(subset)`.
+        A dataset of `(inputs, video_index)`: `inputs` as for training, padded to the batch's
+        longest video; `video_index` int64 [B], the position of each video in
+        `dataset.videos(subset)`.
 
     Raises:
         DataError: the subset is empty or unknown, or a feature file is bad.

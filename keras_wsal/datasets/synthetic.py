@@ -3,9 +3,9 @@
 Each video of `T` snippets has one or two action classes, each with one or more instances
 (consecutive snippets `[s, s + L)`, never touching another instance). Snippet `t` of a stream gets
 
-    x_t = class_signal * sum_c a_c(t) u_c                  class evidence, only on the class's instances
-        + actionness_signal * max_c a_c(t) w               "something happens here", shared by classes
-        + context_signal * k * sum_{c in context} v_c      scene context, the same at every snippet
+    x_t = class_signal * sum_c a_c(t) u_c               class evidence, on the class's instances
+        + actionness_signal * max_c a_c(t) w            "something happens", shared by classes
+        + context_signal * k * sum_{c in context} v_c   scene context, the same at every snippet
         + noise * n_t,   n_t = ρ n_{t-1} + sqrt(1 - ρ²) e_t,  e_t ~ N(0, I_D),  n_0 = e_0
 
 where `u_c` (class), `v_c` (context) and `w` (actionness) are unit directions, mutually orthogonal
@@ -27,7 +27,8 @@ benchmark's table look like the same models' table on real THUMOS14 I3D features
 - `evidence_peak`: inside an instance the class evidence is not flat but peaks at a random key
   moment, `a_c(t) · (f + (1 - f) exp(-((t - key) / w)²))` with `f = evidence_floor` and `w =
   evidence_peak · L / 2 + 0.5` for an instance of `L` snippets;
-- `instance_strength = (lo, hi)`: each instance's evidence is scaled by `U(lo, hi)` (weak instances);
+- `instance_strength = (lo, hi)`: each instance's evidence is scaled by `U(lo, hi)` (weak
+  instances);
 - `confusion = ρ_c`: classes of one scene group share part of their evidence,
   `u_c = sqrt(1 - ρ_c) e_c + sqrt(ρ_c) g_group(c)` (cosine `ρ_c` between confusable classes);
 - `scene_groups`: the group of each class (shared scene context and shared evidence);
@@ -47,7 +48,8 @@ probability `two_class_probability`, 1-6 instances per class and log-uniform ins
 2 snippets to T / 4 (actions then cover at most 60% of the video); "thumos14" draws whole videos of
 the THUMOS14 validation set (duration, instance lengths, classes of each instance, e.g. CliffDiving
 instances that are also Diving) from `keras_wsal/data/thumos14_structure.json` (see
-`_make_structure.py`), converted to snippets at `feature_fps`, with the 20 THUMOS14 class names.
+`scripts/make_thumos14_structure.py`), converted to snippets at `feature_fps`, with the 20 THUMOS14
+class names.
 Look-alike and generic-motion events are placed in the background with one snippet of gap.
 
 Everything is drawn from `seed`: video `i` (counted over all subsets, in the order of `subsets`) has
@@ -75,7 +77,7 @@ from keras_wsal.datasets.synthetic_plan import (
     synthetic_directions,
     video_plan,
 )
-from keras_wsal.datasets.writers import write_videos
+from keras_wsal.datasets.writers import write_dataset_by_video
 from keras_wsal.formats.dataset_layout import STREAM_SETS
 from keras_wsal.utils.arguments import is_int
 
@@ -167,7 +169,8 @@ def make_synthetic_dataset(
 
     Args:
         root: the dataset folder (created if needed).
-        num_videos: the number of videos when `subsets` is None (default 40, split half "validation",
+        num_videos: the number of videos when `subsets` is None (default 40, split half
+            "validation",
             half "test"); if both are given they must agree.
         num_classes: C (default 5; "thumos14" has 20 and accepts only 20 or None).
         feature_dim: D of each stream.
@@ -232,7 +235,8 @@ def make_synthetic_dataset(
         raise ValueError(f"noise_correlation must be in [0, 1), got {noise_correlation}")
     if feature_dim < 1 or not 4 <= min_length <= max_length:
         raise ValueError(
-            f"need feature_dim >= 1 and 4 <= min_length <= max_length, got feature_dim={feature_dim}, "
+            f"need feature_dim >= 1 and 4 <= min_length <= max_length, got "
+            f"feature_dim={feature_dim}, "
             f"min_length={min_length}, max_length={max_length}"
         )
     num_classes = len(classes)
@@ -385,7 +389,7 @@ def make_synthetic_dataset(
         "motion_rate": motion_rate,
         "video_offset": video_offset,
     }
-    dataset, _ = write_videos(
+    dataset, _ = write_dataset_by_video(
         root, database, load_features, feature_fps, classes, {"synthetic": arguments}
     )
     return dataset

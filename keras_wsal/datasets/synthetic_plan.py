@@ -24,7 +24,8 @@ class SyntheticDirections:
     """The unit directions of one stream's planted signals (see the module docstring).
 
     Attributes:
-        class_signal: [C, D], `e_c`: the class-specific evidence of class `c` on its action snippets.
+        class_signal: [C, D], `e_c`: the class-specific evidence of class `c` on its action
+        snippets.
         context: [C, D], `v_c`: the scene context of videos of class `c`, present at every snippet.
         actionness: [D], `w`: present on the action snippets of every class.
         group: [G, D], `g_k`: the evidence shared by the confusable classes of scene group `k`.
@@ -248,7 +249,7 @@ def amplitudes(
 
 
 def event_amplitudes(plan: Plan, num_classes: int, boundary_width: float) -> tuple:
-    """(class evidence [T, C], presence [T]) of the plan's unlabeled events, ramped like instances."""
+    """(class evidence [T, C], presence [T]) of the unlabeled events, ramped like instances."""
     centres = np.arange(plan.num_snippets) + 0.5
     evidence = np.zeros((plan.num_snippets, num_classes))
     presence = np.zeros(plan.num_snippets)

@@ -68,7 +68,8 @@ def weak_labels_from_names(
                 continue
             if name not in column:
                 raise DataError(
-                    f'video "{video}" has label "{name}", which is not one of the classes {list(classes)}'
+                    f'video "{video}" has label "{name}", which is not one of the classes '
+                    f"{list(classes)}"
                 )
             multi_hot[i, column[name]] = 1.0
     return _frozen(tuple(classes), tuple(label_names), multi_hot)

@@ -2,9 +2,9 @@
 
 Every file is written atomically (a temporary file in the same folder, then `os.replace`), so a
 reader sees either the previous file or the complete new one. The low-level writers
-(`write_features`, `write_annotations`, `write_meta`) each check only the file they write and work on
-a partly filled folder, so feature extraction can add videos one at a time; `FeatureDataset` checks
-that the files agree when the folder is opened.
+(`write_features`, `write_annotations`, `write_meta`) each check only the file they write and work
+on a partly filled folder, so feature extraction can add videos one at a time; `FeatureDataset`
+checks that the files agree when the folder is opened.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def write_meta(root: str | os.PathLike, meta: Mapping) -> Path:
     return path
 
 
-def write_videos(
+def write_dataset_by_video(
     root: str | os.PathLike,
     database: Mapping[str, Mapping],
     load_features: Callable[[str], Mapping[str, np.ndarray]],
@@ -203,7 +203,7 @@ def write_videos(
 
 
 def _checked_video(video: str, load_features: Callable, meta: dict) -> dict[str, np.ndarray]:
-    """The checked features of `video`; fills meta's streams and feature_dim from the first video."""
+    """The checked features of `video`; the first video fills meta's streams and feature_dim."""
     try:
         features = load_features(video)
     except FileNotFoundError as error:
@@ -267,5 +267,5 @@ def write_dataset(
             raise DataError(f'video "{video}" is in the annotations but has no features')
         return features[video]
 
-    dataset, _ = write_videos(root, annotations, load, feature_fps, classes, extra_meta)
+    dataset, _ = write_dataset_by_video(root, annotations, load, feature_fps, classes, extra_meta)
     return dataset

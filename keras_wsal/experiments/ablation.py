@@ -145,7 +145,7 @@ def run_variant(
 
 
 def make_demo_dataset(root: str | Path, settings: DemoSettings = DemoSettings()):
-    """Write the demo's synthetic dataset to `root` (reused when already written with `settings`)."""
+    """Write the demo's synthetic dataset to `root` (reused if already written with `settings`)."""
     from keras_wsal.datasets import FeatureDataset, make_synthetic_dataset
     from keras_wsal.errors import DataError
 

@@ -48,7 +48,7 @@ def export_saved_model(
     max_detections: int | None = None,
     **rule_changes,
 ) -> Path:
-    """Export a trained model as `out_dir/VERSION/` (a SavedModel) and `out_dir/keras/VERSION.keras`.
+    """Export a model as `out_dir/VERSION/` (a SavedModel) and `out_dir/keras/VERSION.keras`.
 
     Args:
         run_or_model: a run folder of `keras-wsal train` or of `train_end_to_end`, a `.keras`

@@ -85,7 +85,7 @@ def input_settings(model) -> dict:
     if takes_clips(model):
         return {
             "backbone": model.backbone_name,
-            "snippets": {CLIP_INPUTS[model.modality]: list(snippet_shape(model))},
+            "snippets": {CLIP_INPUTS[model.stream]: list(snippet_shape(model))},
         }
     return {"feature_dims": dict(model.feature_dims)}
 
@@ -97,7 +97,7 @@ def input_specs(model, *, clip_times: bool) -> dict:
     clips' seconds); then `length`.
     """
     if takes_clips(model):
-        name = CLIP_INPUTS[model.modality]
+        name = CLIP_INPUTS[model.stream]
         specs = {name: tf.TensorSpec([None, None, *snippet_shape(model)], tf.uint8, name=name)}
         if clip_times:
             specs |= {t: tf.TensorSpec([None, None], tf.float32, name=t) for t in CLIP_TIMES}
@@ -118,7 +118,7 @@ def checked_inputs(inputs, model) -> dict:
     the checks, so a bad request fails with their message, which names the input.
     """
     clips = takes_clips(model)
-    first = CLIP_INPUTS[model.modality] if clips else next(iter(model.feature_dims))
+    first = CLIP_INPUTS[model.stream] if clips else next(iter(model.feature_dims))
     length = inputs[LENGTH_INPUT]
     shape = tf.shape(inputs[first])
     steps = f"the clips dimension of `{first}`" if clips else "the time dimension of the features"
@@ -187,9 +187,9 @@ def checked_inputs(inputs, model) -> dict:
 def model_inputs(checked: dict, model) -> dict:
     """The model's input dict from checked signature inputs (snippets preprocessed in-graph)."""
     if takes_clips(model):
-        snippets = checked[CLIP_INPUTS[model.modality]]
+        snippets = checked[CLIP_INPUTS[model.stream]]
         return {
-            model.modality: preprocess_input_ops(snippets, model.backbone_name, model.modality),
+            model.stream: preprocess_input_ops(snippets, model.backbone_name, model.stream),
             "mask": checked["mask"],
         }
     return {name: checked[name] for name in [*model.feature_dims, "mask"]}

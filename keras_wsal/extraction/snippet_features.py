@@ -241,7 +241,7 @@ def make_streams(
         channels = STREAM_CHANNELS[stream]
         models[stream] = make_backbone(
             settings.backbone,
-            modality=stream,
+            stream=stream,
             input_shape=(settings.crop, settings.crop, channels),
             weights=stream_weights,
         )

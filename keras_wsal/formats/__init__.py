@@ -3,7 +3,7 @@
 | file | module |
 | --- | --- |
 | `annotations.json` (ActivityNet style: subsets, durations, labelled segments) | `annotations` |
-| `meta.json` of a feature dataset (feature rate, streams, feature sizes, classes) | `dataset_meta` |
+| `meta.json` of a feature dataset (feature rate, streams, sizes, classes) | `dataset_meta` |
 | a feature dataset's folders and `.npy` files | `dataset_layout` |
 | detection and recognition results (ActivityNet's submission JSON) | `results` |
 | per-snippet outputs (`.npz`, `keras-wsal detect --save-snippets`) | `snippet_outputs` |

@@ -43,7 +43,7 @@ def dataset_records(annotations: JsonSource, source: str = "annotations") -> dic
 
 
 def feature_path(root: Path, stream: str, video: str) -> Path:
-    """`root/features/VIDEO.npy` for the single stream, `root/features/STREAM/VIDEO.npy` otherwise."""
+    """`root/features/VIDEO.npy` for one stream, `root/features/STREAM/VIDEO.npy` otherwise."""
     if stream == SINGLE_STREAM:
         return root / FEATURES_DIR / f"{video}.npy"
     return root / FEATURES_DIR / stream / f"{video}.npy"

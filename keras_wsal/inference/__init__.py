@@ -8,37 +8,42 @@ pipeline for detection; `predict_videos` to run a trained model over a dataset;
 `keras-wsal evaluate` reads.
 """
 
-from keras_wsal.formats.results import detection_results, write_detection_results
-from keras_wsal.inference.detection import (
-    SEGMENT_SCORES,
-    VIDEO_SCORE_FUSIONS,
-    PostProcessing,
-    detect_segments,
-    group_snippets,
-    outer_inner_score,
-    select_classes,
-    temporal_nms,
-)
-from keras_wsal.inference.detection_rule import (
-    RULE_NAMES,
-    DetectionRule,
-    smooth_over_time,
-    untrimmednet_detections,
-    wsgn_detections,
-)
-from keras_wsal.inference.predict import (
-    VideoOutputs,
-    check_model_matches_dataset,
-    predict_videos,
-)
-from keras_wsal.inference.recognition import (
-    VIDEO_SCORE_METHODS,
-    attention_pooling,
-    ranked_labels,
-    recognition_results,
-    top_k_pooling,
-    video_scores,
-)
+from typing import TYPE_CHECKING
+
+from keras_wsal.utils.lazy_exports import lazy_exports
+
+if TYPE_CHECKING:
+    from keras_wsal.formats.results import detection_results, write_detection_results
+    from keras_wsal.inference.detection import (
+        SEGMENT_SCORES,
+        VIDEO_SCORE_FUSIONS,
+        PostProcessing,
+        detect_segments,
+        group_snippets,
+        outer_inner_score,
+        select_classes,
+        temporal_nms,
+    )
+    from keras_wsal.inference.detection_rule import (
+        RULE_NAMES,
+        DetectionRule,
+        smooth_over_time,
+        untrimmednet_detections,
+        wsgn_detections,
+    )
+    from keras_wsal.inference.predict import (
+        VideoOutputs,
+        check_model_matches_dataset,
+        predict_videos,
+    )
+    from keras_wsal.inference.recognition import (
+        VIDEO_SCORE_METHODS,
+        attention_pooling,
+        ranked_labels,
+        recognition_results,
+        top_k_pooling,
+        video_scores,
+    )
 
 __all__ = [
     "RULE_NAMES",
@@ -66,3 +71,5 @@ __all__ = [
     "write_detection_results",
     "wsgn_detections",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__, __all__)

@@ -101,7 +101,8 @@ class PostProcessing:
             value = getattr(self, name)
             if (value is not None or name == "min_snippets") and not is_int(value, 1):
                 raise ValueError(
-                    f"{name} must be an int >= 1{' or None' if name == 'max_detections' else ''}; got {value!r}"
+                    f"{name} must be an int >= 1{' or None' if name == 'max_detections' else ''}; "
+                    f"got {value!r}"
                 )
         if not math.isfinite(self.video_score_weight):
             raise ValueError(

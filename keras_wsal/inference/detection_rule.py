@@ -15,7 +15,8 @@ Named rules (`DetectionRule.named`): "untrimmednet" and "wsgn" (each paper's rul
 (W-TALC's published localisation), and "default", the rule that measured best on
 `benchmarks/bench_quality.py` for models whose curve is a probability (WSGN, Naive, Supervised,
 UntrimmedNet): it thresholds the class probabilities softmax(h_cls), which localised better
-there than WSGN's g ⊙ softmax(h_cls) (README, "Results"). `DetectionRule.for_model(model, "default" | "paper")` picks a model's rule.
+there than WSGN's g ⊙ softmax(h_cls) (README, "Results").
+`DetectionRule.for_model(model, "default" | "paper")` picks a model's rule.
 """
 
 from __future__ import annotations
@@ -219,7 +220,7 @@ class DetectionRule:
         return smooth_over_time(curve, self.smoothing)
 
     def class_scores(self, outputs, curve: np.ndarray | None = None) -> np.ndarray | None:
-        """The class scores `[C]` of step 2 (None for "video" when the outputs have no video scores)."""
+        """The class scores `[C]` of step 2 (None for "video" if the outputs lack video scores)."""
         if self.class_score == "video":
             return (
                 None
@@ -231,7 +232,7 @@ class DetectionRule:
         )
 
     def detect(self, outputs, feature_fps: float, classes: Sequence[str]) -> list[dict]:
-        """Segments of one video: `[{"label", "score", "segment": [start_s, end_s]}]`, best first."""
+        """One video's segments: `[{"label", "score", "segment": [start_s, end_s]}]`, best first."""
         curve = check_snippet_array(getattr(outputs, self.curve), self.curve, outputs.video)
         curve = smooth_over_time(curve, self.smoothing)
         eligible = None

@@ -1,4 +1,4 @@
-"""Masked operations over time, shared by the layers, models and losses: shape checks and reductions.
+"""Masked operations over time for the layers, models and losses: shape checks and reductions.
 
 All reductions run in float32 whatever the layer's compute dtype: under `mixed_float16` a sum of
 hundreds of exponentials, or the square of a logit of 1e4, would overflow float16.
@@ -10,7 +10,7 @@ from keras import ops
 
 
 def check_scores_shape(layer_name: str, argument: str, shape, rank: int = 3) -> None:
-    """Raise a ValueError unless `shape` has the given rank (`[batch, time, channels]` by default)."""
+    """Raise a ValueError unless `shape` has the given rank (default `[batch, time, channels]`)."""
     if shape is None or len(shape) != rank:
         expected = "[batch, time, channels]" if rank == 3 else f"rank {rank}"
         raise ValueError(

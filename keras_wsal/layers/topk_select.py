@@ -61,7 +61,8 @@ class TopKSelect(keras.layers.Layer):
         super().__init__(**kwargs)
         if (k is None) == (k_ratio is None):
             raise ValueError(
-                "TopKSelect: set exactly one of `k` (an int ≥ 1) and `k_ratio` (a float in (0, 1]); "
+                "TopKSelect: set exactly one of `k` (an int ≥ 1) and `k_ratio` (a float in "
+                "(0, 1]); "
                 f"received k={k!r}, k_ratio={k_ratio!r}."
             )
         if k is not None and not is_int(k, 1):

@@ -10,12 +10,18 @@
 - `build_model(name, ...)`: a model by its command-line name; `loss_for_model(model)` its loss.
 """
 
-from keras_wsal.models.factory import MODEL_NAMES, build_model, loss_for_model
-from keras_wsal.models.supervised import SupervisedWSGN
-from keras_wsal.models.untrimmednet import UntrimmedNet
-from keras_wsal.models.untrimmednet_video import UntrimmedNetVideo
-from keras_wsal.models.wsgn import WSGN
-from keras_wsal.models.wtalc import WTALC
+from typing import TYPE_CHECKING
+
+from keras_wsal.utils.lazy_exports import lazy_exports
+
+if TYPE_CHECKING:
+    from keras_wsal.models.factory import build_model, loss_for_model
+    from keras_wsal.models.names import MODEL_NAMES
+    from keras_wsal.models.supervised import SupervisedWSGN
+    from keras_wsal.models.untrimmednet import UntrimmedNet
+    from keras_wsal.models.untrimmednet_video import UntrimmedNetVideo
+    from keras_wsal.models.wsgn import WSGN
+    from keras_wsal.models.wtalc import WTALC
 
 __all__ = [
     "MODEL_NAMES",
@@ -27,3 +33,5 @@ __all__ = [
     "build_model",
     "loss_for_model",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__, __all__)

@@ -47,7 +47,8 @@ class SnippetModel(keras.Model):
     to the training loss.
 
     Subclasses define `_make_head(name, input_dim)`, returning a Keras layer whose
-    `call(features, snippet_mask=None, training=None)` returns a dict with the four `SNIPPET_OUTPUTS`.
+    `call(features, snippet_mask=None, training=None)` returns a dict with the four
+    `SNIPPET_OUTPUTS`.
     """
 
     def __init__(
@@ -74,7 +75,8 @@ class SnippetModel(keras.Model):
         self.casl_margin = float(casl_margin)
         if not is_int(num_classes, 1):
             raise ValueError(
-                f"{type(self).__name__}: `num_classes` must be an int ≥ 1; received {num_classes!r}."
+                f"{type(self).__name__}: `num_classes` must be an int ≥ 1; received "
+                f"{num_classes!r}."
             )
         if fusion not in FUSIONS:
             raise ValueError(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from keras_wsal.losses import UntrimmedNetLoss, WSGNLoss
+from keras_wsal.models.names import MODEL_NAMES
 from keras_wsal.models.supervised import SupervisedWSGN
 from keras_wsal.models.untrimmednet import UntrimmedNet
 from keras_wsal.models.wsgn import WSGN
 from keras_wsal.models.wtalc import WTALC
-
-MODEL_NAMES = ("untrimmednet-hard", "untrimmednet-soft", "wsgn", "naive", "wtalc", "supervised")
 
 
 def build_model(
@@ -22,7 +21,7 @@ def build_model(
     casl_weight: float | None = None,
     weight_decay: float = 0.0,
 ):
-    """The model called `name` (one of `MODEL_NAMES`); an argument left None keeps the class's default.
+    """The model called `name` (one of `MODEL_NAMES`); an argument left None keeps its default.
 
     `norms` applies to "wsgn" and "supervised" (WSGN's network trained with frame labels);
     `k_ratio` to "untrimmednet-hard" and "wtalc".

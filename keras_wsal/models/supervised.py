@@ -17,7 +17,8 @@ def frame_supervision_loss(frame_labels, frame_scores, mask=None):
 
     Args:
         frame_labels: `[B, T, C]` 0/1, snippet t shows class c.
-        frame_scores: `[B, T, C]` per-snippet predictions ŷ_t in [0, 1] (clipped to [1e-7, 1 - 1e-7]).
+        frame_scores: `[B, T, C]` per-snippet predictions ŷ_t in [0, 1] (clipped to
+            [1e-7, 1 - 1e-7]).
         mask: optional boolean `[B, T]`.
 
     Returns:

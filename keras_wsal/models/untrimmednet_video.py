@@ -27,7 +27,7 @@ class UntrimmedNetVideo(keras.Model):
 
     Feature extraction module (§3.2, with TSN's segmental modelling of §5.2): each of the `N`
     clip proposals of a video is represented by `K` snippets, one per equal segment of the clip
-    (one RGB frame for `modality="rgb"`, a stack of 5 flows, 10 channels, for `"flow"`). The
+    (one RGB frame for `stream="rgb"`, a stack of 5 flows, 10 channels, for `"flow"`). The
     backbone maps every snippet to a feature, and the clip's feature is TSN's segmental
     consensus, the mean over its `K` snippets:
 
@@ -35,7 +35,7 @@ class UntrimmedNetVideo(keras.Model):
 
     The classification and selection modules are `UntrimmedNet`'s, on the clip features
     `[B, N, D]` (eq. 1; hard selection eq. 3, `TopKSelect`; soft selection eq. 2 and 4,
-    `AttentionSelect`); the head model is `self.head`, an `UntrimmedNet` on `{modality: D}`
+    `AttentionSelect`); the head model is `self.head`, an `UntrimmedNet` on `{stream: D}`
     features. Because both modules are linear in φ, averaging features before them equals
     TSN's averaging of the segments' scores (up to the dropout masks).
 
@@ -49,7 +49,7 @@ class UntrimmedNetVideo(keras.Model):
 
     Args:
         num_classes: number of action classes C.
-        modality: `"rgb"` (spatial stream) or `"flow"` (temporal stream).
+        stream: `"rgb"` (spatial stream) or `"flow"` (temporal stream).
         backbone: one of `keras_wsal.backbones.BACKBONES` (the papers: `"bn_inception"`).
         input_size: the side of the square snippets the backbone sees (TSN: 224).
         num_segments: `K`, snippets per clip (TSN: 3).
@@ -60,8 +60,8 @@ class UntrimmedNetVideo(keras.Model):
         partial_bn: freeze every backbone BatchNormalization layer but the first.
         weight_decay: coupled L2 weight decay on every trainable kernel.
 
-    Inputs: a dict `{modality: float32 [B, N, K, S, S, C], "mask": bool [B, N] (optional)}`:
-    the snippets after `keras_wsal.backbones.preprocess_input(snippets, backbone, modality)`,
+    Inputs: a dict `{stream: float32 [B, N, K, S, S, C], "mask": bool [B, N] (optional)}`:
+    the snippets after `keras_wsal.backbones.preprocess_input(snippets, backbone, stream)`,
     `S = input_size`; the mask is True at real clips (a padded clip still runs through the
     backbone, and in training mode the first BN layer's batch statistics include it).
 
@@ -72,14 +72,14 @@ class UntrimmedNetVideo(keras.Model):
 
     Example:
 
-    >>> model = UntrimmedNetVideo(20, modality="rgb", backbone="bn_inception", mode="soft")
+    >>> model = UntrimmedNetVideo(20, stream="rgb", backbone="bn_inception", mode="soft")
     >>> model.compile(optimizer="sgd", loss=keras_wsal.losses.UntrimmedNetLoss())
     """
 
     def __init__(
         self,
         num_classes: int,
-        modality: str = "rgb",
+        stream: str = "rgb",
         backbone: str = "bn_inception",
         input_size: int = 224,
         num_segments: int = 3,
@@ -93,9 +93,9 @@ class UntrimmedNetVideo(keras.Model):
     ):
         super().__init__(**kwargs)
         name = type(self).__name__
-        if modality not in STREAM_CHANNELS:
+        if stream not in STREAM_CHANNELS:
             raise ValueError(
-                f"{name}: `modality` must be one of {sorted(STREAM_CHANNELS)}; received {modality!r}."
+                f"{name}: `stream` must be one of {sorted(STREAM_CHANNELS)}; received {stream!r}."
             )
         if backbone not in BACKBONES:
             raise ValueError(
@@ -111,20 +111,20 @@ class UntrimmedNetVideo(keras.Model):
         if mode == "hard" and k is None and k_ratio is None:
             k_ratio = PAPER_K_RATIO
         self.num_classes = num_classes
-        self.modality = modality
+        self.stream = stream
         self.backbone_name = backbone
         self.input_size = input_size
         self.num_segments = num_segments
         self.mode = mode
         self.k = k
         self.k_ratio = k_ratio
-        self.dropout = STREAM_DROPOUT[modality] if dropout is None else float(dropout)
+        self.dropout = STREAM_DROPOUT[stream] if dropout is None else float(dropout)
         self.partial_bn = bool(partial_bn)
         self.weight_decay = float(weight_decay)
         self.backbone = make_backbone(
             backbone,
-            modality=modality,
-            input_shape=(input_size, input_size, STREAM_CHANNELS[modality]),
+            stream=stream,
+            input_shape=(input_size, input_size, STREAM_CHANNELS[stream]),
         )
         if self.partial_bn:
             set_partial_bn(self.backbone)
@@ -132,7 +132,7 @@ class UntrimmedNetVideo(keras.Model):
         self.consensus = SegmentalConsensus(name="consensus")
         self.head = UntrimmedNet(
             num_classes,
-            {modality: self.feature_dim},
+            {stream: self.feature_dim},
             mode=mode,
             k=k,
             k_ratio=k_ratio,
@@ -152,23 +152,23 @@ class UntrimmedNetVideo(keras.Model):
         # The backbone is built already; the head sees [B, N, D] clip features whatever the
         # number of clips.
         if not self.head.built:
-            self.head.build({self.modality: (None, None, self.feature_dim)})
+            self.head.build({self.stream: (None, None, self.feature_dim)})
         self.built = True
 
     def _clip_features(self, inputs, training):
         """φ(c) for every clip: `[B, N, D]` from the snippets `[B, N, K, S, S, C]`."""
         name = type(self).__name__
-        if not isinstance(inputs, dict) or self.modality not in inputs:
+        if not isinstance(inputs, dict) or self.stream not in inputs:
             received = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
             raise ValueError(
-                f"{name} expects a dict of inputs with the key {self.modality!r} (and optionally "
+                f"{name} expects a dict of inputs with the key {self.stream!r} (and optionally "
                 f"'mask'); received {received}."
             )
-        snippets = inputs[self.modality]
+        snippets = inputs[self.stream]
         expected = (self.num_segments, *self.backbone.input_shape[1:])
         if len(snippets.shape) != 6 or tuple(snippets.shape[2:]) != expected:
             raise ValueError(
-                f"{name}: inputs[{self.modality!r}] must have shape [batch, clips, "
+                f"{name}: inputs[{self.stream!r}] must have shape [batch, clips, "
                 f"{', '.join(str(d) for d in expected)}]; received {tuple(snippets.shape)}."
             )
         shape = ops.shape(snippets)
@@ -179,7 +179,7 @@ class UntrimmedNetVideo(keras.Model):
 
     def snippet_outputs(self, inputs, training=False) -> dict:
         """The keras_wsal output dict, one step per clip (see the class docstring)."""
-        head_inputs = {self.modality: self._clip_features(inputs, training)}
+        head_inputs = {self.stream: self._clip_features(inputs, training)}
         if inputs.get("mask") is not None:
             head_inputs["mask"] = inputs["mask"]
         return self.head.snippet_outputs(head_inputs, training=training)
@@ -192,7 +192,7 @@ class UntrimmedNetVideo(keras.Model):
         config.update(
             {
                 "num_classes": self.num_classes,
-                "modality": self.modality,
+                "stream": self.stream,
                 "backbone": self.backbone_name,
                 "input_size": self.input_size,
                 "num_segments": self.num_segments,

@@ -42,8 +42,9 @@ class _WSGNHead(keras.layers.Layer):
         self.cls_hidden = dense(hidden_dim, "cls_hidden", "relu")
         self.cls_out = dense(num_classes, "cls_out")
         self.norm_layers = [NORMS[n](name=n) for n in norms]
-        # The Naive baseline (no norms) has no selection head at all.
-        self.det_layers = (
+        # h_det, whose scores the norms turn into the frame selection g; the Naive baseline (no
+        # norms) has none.
+        self.selection_layers = (
             [dense(hidden_dim, "det_hidden", "relu"), dense(num_classes, "det_out")]
             if norms
             else []
@@ -54,7 +55,7 @@ class _WSGNHead(keras.layers.Layer):
         output_shape = tuple(input_shape[:-1]) + (self.cls_out.units,)
         for hidden, out in [
             (self.cls_hidden, self.cls_out),
-            *([self.det_layers] if self.det_layers else []),
+            *([self.selection_layers] if self.selection_layers else []),
         ]:
             hidden.build(input_shape)
             out.build(hidden_shape)
@@ -69,7 +70,7 @@ class _WSGNHead(keras.layers.Layer):
         probabilities = ops.softmax(ops.cast(logits, "float32"), axis=-1)
         valid = float_mask(mask, probabilities)
         if self.norm_layers:
-            x = self.det_layers[1](self.det_layers[0](f))
+            x = self.selection_layers[1](self.selection_layers[0](f))
             weights = [ops.cast(layer(x, mask=mask), "float32") for layer in self.norm_layers]
             selection = sum(weights) / len(weights)
         else:

@@ -180,7 +180,7 @@ def _draw_curves(axes, labels, scores, weights, fps, classes) -> None:
 
 
 def _check_entries(entries: Sequence[Mapping], video: str, name: str, scored: bool) -> list:
-    """`[(label, start, end, score)]` from segment dicts; DataError naming the video if malformed."""
+    """`[(label, start, end, score)]` from segment dicts; DataError naming a malformed video."""
     checked = []
     for index, entry in enumerate(entries):
         try:

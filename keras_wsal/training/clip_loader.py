@@ -1,5 +1,5 @@
 """Loading the snippets of chosen clips of a video for end-to-end training: decoding only the
-frames they need, flow stacks computed on the fly, TSN's cropping and the backbone's preprocessing."""
+frames they need, flow stacks computed on the fly, TSN's cropping, the backbone's preprocessing."""
 
 from __future__ import annotations
 
@@ -30,12 +30,12 @@ class VideoClipLoader:
 
     Decodes only the frames the snippets need (windows of nearby frames are decoded in one
     pass; PyAV seeks between them), resized to `frame_size` on the shorter side; for
-    `modality="flow"` computes the 5 flows around each snippet's frame (`flow` method, quantised
+    `stream="flow"` computes the 5 flows around each snippet's frame (`flow` method, quantised
     with bound 20); crops with `multi_scale_crop`; applies `preprocess_input`. Thread safe (one
     flow estimator per thread).
 
     Args:
-        modality: `"rgb"` or `"flow"`.
+        stream: `"rgb"` or `"flow"`.
         backbone: the backbone name (chooses `preprocess_input`).
         num_segments: `K`, snippets per clip.
         frame_size: the shorter side frames are resized to (TSN: 256).
@@ -47,7 +47,7 @@ class VideoClipLoader:
     def __init__(
         self,
         *,
-        modality: str = "rgb",
+        stream: str = "rgb",
         backbone: str = "bn_inception",
         num_segments: int = 3,
         frame_size: int = 256,
@@ -56,7 +56,7 @@ class VideoClipLoader:
         flow: str = "dis",
         dis_preset: str = "medium",
     ):
-        self.modality = modality
+        self.stream = stream
         self.backbone = backbone
         self.num_segments = num_segments
         self.frame_size = frame_size
@@ -92,7 +92,7 @@ class VideoClipLoader:
         """
         centres = segment_frames(clips, self.num_segments, rng)
         reader = open_video(path)
-        if self.modality == "rgb":
+        if self.stream == "rgb":
             frames = _read_frames(reader, np.unique(centres), self.frame_size)
             snippets = np.stack([frames[int(c)] for c in centres.ravel()])
         else:
@@ -119,7 +119,7 @@ class VideoClipLoader:
             )
         snippets = snippets.reshape(*centres.shape, *snippets.shape[1:])
         cropped = multi_scale_crop(snippets, self.input_size, rng, self.crop_scales)
-        return preprocess_input(cropped, self.backbone, self.modality)
+        return preprocess_input(cropped, self.backbone, self.stream)
 
 
 def _read_frames(reader, indices: np.ndarray, frame_size: int) -> dict[int, np.ndarray]:

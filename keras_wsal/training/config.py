@@ -8,8 +8,7 @@ import math
 from pathlib import Path
 
 from keras_wsal.errors import DataError
-from keras_wsal.models import MODEL_NAMES
-from keras_wsal.models.wsgn import parse_norms
+from keras_wsal.models.names import MODEL_NAMES
 from keras_wsal.training.recipes import RECIPE_NAMES, recipe_for
 from keras_wsal.training.run_folder import CONFIG_FILE, save_config
 from keras_wsal.utils.arguments import is_int, is_real
@@ -84,12 +83,15 @@ class TrainConfig:
     skip_bad: bool = False
 
     def __post_init__(self):
+        from keras_wsal.models.wsgn import parse_norms  # Keras: not needed by `--help`
+
         self.norms = parse_norms(self.norms)
         self.data = str(self.data)
         self.out = str(self.out)
         if self.recipe not in RECIPE_NAMES:
             raise ValueError(
-                f"training config: `recipe` must be one of {RECIPE_NAMES}; received {self.recipe!r}."
+                f"training config: `recipe` must be one of {RECIPE_NAMES}; received "
+                f"{self.recipe!r}."
             )
         if self.model in MODEL_NAMES:
             recipe = recipe_for(self.model, self.recipe)

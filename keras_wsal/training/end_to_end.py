@@ -69,6 +69,7 @@ from keras_wsal.errors import DataError, VideoError
 from keras_wsal.formats.annotations import parse_database, resolve_classes, videos_of_subset
 from keras_wsal.losses import UntrimmedNetLoss
 from keras_wsal.models import UntrimmedNetVideo
+from keras_wsal.training.checkpoints import CheckpointEveryRound
 from keras_wsal.training.clip_loader import VideoClipLoader
 from keras_wsal.training.end_to_end_config import PAPER_SCHEDULES, EndToEndConfig
 from keras_wsal.training.proposal_sampling import PROPOSAL_METHODS, sample_clips, video_proposals
@@ -77,7 +78,6 @@ from keras_wsal.training.run_folder import (
     CLASSES_FILE,
     HISTORY_FILE,
     MODEL_FILE,
-    CheckpointEveryRound,
     check_resumable,
     save_atomically,
 )
@@ -113,7 +113,8 @@ def _training_videos(config: EndToEndConfig):
     missing = [name for name in names if name not in files]
     if missing and not config.skip_bad:
         raise DataError(
-            f"{len(missing)} video(s) of subset {config.subset!r} in {source} are not in {config.videos}: "
+            f"{len(missing)} video(s) of subset {config.subset!r} in {source} are not in "
+            f"{config.videos}: "
             f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
         )
     videos = []
@@ -125,7 +126,7 @@ def _training_videos(config: EndToEndConfig):
             video = video_proposals(
                 files[name], config.proposals, config.clip_frames, config.uniform_clips
             )
-            if config.modality == "flow" and video.num_frames < 2:
+            if config.stream == "flow" and video.num_frames < 2:
                 raise VideoError(
                     f"video {video.path} has {video.num_frames} frame: optical flow needs 2"
                 )
@@ -141,7 +142,7 @@ def _training_videos(config: EndToEndConfig):
 
 
 def _training_dataset(config: EndToEndConfig, videos, labels: np.ndarray, loader, start_round: int):
-    """An endless `tf.data` pipeline of micro-batches `({modality: [b, N, K, S, S, C]}, [b, C])`.
+    """An endless `tf.data` pipeline of micro-batches `({stream: [b, N, K, S, S, C]}, [b, C])`.
 
     Sample `n = e V + p` (V videos) is the video at position `p` of epoch `e`'s order
     `permutation(seed, r, e)`, `r` the round training starts from (0, or the round a resumed
@@ -159,12 +160,12 @@ def _training_dataset(config: EndToEndConfig, videos, labels: np.ndarray, loader
         snippets = loader(entry.path, clips, entry.num_frames, rng)
         return snippets.astype(np.float32), labels[video]
 
-    channels = STREAM_CHANNELS[config.modality]
+    channels = STREAM_CHANNELS[config.stream]
     shape = (config.num_clips, config.num_segments, config.input_size, config.input_size, channels)
 
     def load_tensors(key):
         snippets, label = tf.numpy_function(load, [key], (tf.float32, tf.float32))
-        inputs = {config.modality: tf.ensure_shape(snippets, shape)}
+        inputs = {config.stream: tf.ensure_shape(snippets, shape)}
         return inputs, tf.ensure_shape(label, labels.shape[1:])
 
     return (
@@ -184,12 +185,12 @@ def _initialise_backbone(model: UntrimmedNetVideo, weights: str | None) -> None:
     cross-modality initialisation (`keras_wsal.backbones.cross_modality_init`)."""
     if weights is None:
         return
-    if model.modality == "rgb":
+    if model.stream == "rgb":
         load_backbone_weights(model.backbone, weights)
     else:
         size = model.input_size
         rgb = make_backbone(
-            model.backbone_name, modality="rgb", input_shape=(size, size, 3), weights=weights
+            model.backbone_name, stream="rgb", input_shape=(size, size, 3), weights=weights
         )
         cross_modality_init(rgb, model.backbone)
 
@@ -210,7 +211,7 @@ def _save_run_files(model, out: Path) -> None:
     """model.keras, the backbone's weights and the head model, each replaced atomically."""
     files = {
         MODEL_FILE: model.save,
-        BACKBONE_FILE.format(model.modality): model.backbone.save_weights,
+        BACKBONE_FILE.format(model.stream): model.backbone.save_weights,
         HEAD_FILE: model.head.save,
     }
     save_atomically(out, files)
@@ -244,7 +245,7 @@ def train_end_to_end(config: EndToEndConfig, verbose="auto", callbacks=()) -> En
     keras.utils.set_random_seed(config.seed)
     model = UntrimmedNetVideo(
         len(classes),
-        modality=config.modality,
+        stream=config.stream,
         backbone=config.backbone,
         input_size=config.input_size,
         num_segments=config.num_segments,
@@ -286,7 +287,7 @@ def train_end_to_end(config: EndToEndConfig, verbose="auto", callbacks=()) -> En
     rounds = math.ceil(config.iterations / config.checkpoint_every)
 
     loader = VideoClipLoader(
-        modality=config.modality,
+        stream=config.stream,
         backbone=config.backbone,
         num_segments=config.num_segments,
         frame_size=config.frame_size,

@@ -25,7 +25,7 @@ PAPER_SCHEDULES = {
 class EndToEndConfig:
     """What `train_end_to_end` does; saved as the run folder's `config.json`.
 
-    `None` fields take the paper's value for `modality` (UntrimmedNet §5.2): learning rate
+    `None` fields take the paper's value for `stream` (UntrimmedNet §5.2): learning rate
     0.001 / 0.005, decayed ÷10 every 4,000 / 6,000 updates, 10,000 / 18,000 updates, dropout
     0.8 / 0.7 (spatial / temporal).
 
@@ -36,7 +36,7 @@ class EndToEndConfig:
             are read (`"segment"`s never). The classes are its sorted labels, "Ambiguous" excluded.
         subset: the subset to train on; every one of its videos must be in `videos`.
         out: the run folder.
-        modality: `"rgb"` (spatial stream) or `"flow"` (temporal stream).
+        stream: `"rgb"` (spatial stream) or `"flow"` (temporal stream).
         mode: `"soft"` or `"hard"` selection.
         backbone: one of `keras_wsal.backbones.BACKBONES`.
         weights: the backbone's ImageNet (RGB) weights, a local file (`load_backbone_weights`);
@@ -74,7 +74,7 @@ class EndToEndConfig:
     annotations: str
     subset: str
     out: str
-    modality: str = "rgb"
+    stream: str = "rgb"
     mode: str = "soft"
     backbone: str = "bn_inception"
     weights: str | None = None
@@ -114,11 +114,12 @@ class EndToEndConfig:
 
         def fail(field, expected):
             raise ValueError(
-                f"end-to-end training config: `{field}` must be {expected}; received {getattr(self, field)!r}."
+                f"end-to-end training config: `{field}` must be {expected}; received "
+                f"{getattr(self, field)!r}."
             )
 
         choices = {
-            "modality": tuple(PAPER_SCHEDULES),
+            "stream": tuple(PAPER_SCHEDULES),
             "mode": ("soft", "hard"),
             "backbone": BACKBONES,
             "proposals": PROPOSAL_METHODS,
@@ -165,12 +166,12 @@ class EndToEndConfig:
             fail("weight_decay", "a finite float ≥ 0")
         if self.k_ratio is not None and not 0 < self.k_ratio <= 1:
             fail("k_ratio", "in (0, 1] or None")
-        schedule = PAPER_SCHEDULES[self.modality]
+        schedule = PAPER_SCHEDULES[self.stream]
         for field in ("learning_rate", "lr_step", "iterations"):
             if getattr(self, field) is None:
                 setattr(self, field, schedule[field])
         if self.dropout is None:
-            self.dropout = STREAM_DROPOUT[self.modality]
+            self.dropout = STREAM_DROPOUT[self.stream]
 
     @property
     def accumulation_steps(self) -> int:

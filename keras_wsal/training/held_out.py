@@ -43,8 +43,8 @@ def split_held_out(
         return videos, []
     if count >= len(videos):
         raise DataError(
-            f"validation_fraction={fraction} of {len(videos)} training videos holds out {count} and "
-            "leaves none to train on (use a smaller --validation-fraction, or 0 for none)"
+            f"validation_fraction={fraction} of {len(videos)} training videos holds out {count} "
+            "and leaves none to train on (use a smaller --validation-fraction, or 0 for none)"
         )
     chosen = set(np.random.default_rng(seed).choice(len(videos), count, replace=False).tolist())
     return (

@@ -6,7 +6,7 @@ RUN_DIR/
   classes.json     the class names, in the order of the model's outputs
   checkpoints/     tf.train.Checkpoint of model + optimizer after each round
   history.json     the logs of each round
-  best.weights.h5  the weights of the round with the best held-out video mAP (when videos are held out)
+  best.weights.h5  the weights of the round with the best held-out video mAP (if videos are held)
   selection.json   that round and its held-out mAP, and the held-out videos
   logs/            TensorBoard logs (feature training)
   model.keras      the trained model, written when training ends
@@ -26,11 +26,13 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-
-import keras
+from typing import TYPE_CHECKING
 
 from keras_wsal.errors import DataError
 from keras_wsal.utils.atomic_files import atomic_write_text
+
+if TYPE_CHECKING:
+    import keras
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
@@ -83,30 +85,6 @@ def save_atomically(out: Path, savers: Mapping[str, Callable[[Path], object]]) -
             os.replace(staged, out / name)
 
 
-class CheckpointEveryRound(keras.callbacks.Callback):
-    """After each round: append its logs to `history_path` (if given), then save a checkpoint."""
-
-    def __init__(self, manager, history_path: Path | None):
-        super().__init__()
-        self.manager = manager
-        self.history_path = history_path
-        self.losses = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        # The history first: a kill between the two writes then redoes this round and rewrites its
-        # entry, whereas a checkpoint written first would leave the round out of the history.
-        self.losses.append({"round": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
-        if self.history_path is not None:
-            previous = (
-                json.loads(self.history_path.read_text()) if self.history_path.exists() else []
-            )
-            kept = [h for h in previous if h["round"] <= epoch]
-            atomic_write_text(
-                self.history_path, json.dumps(kept + self.losses[-1:], indent=1) + "\n"
-            )
-        self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
-
-
 def load_run_model(run_or_file: str | os.PathLike) -> tuple[keras.Model, list[str] | None]:
     """The trained model of a run folder (or a `.keras` file) and its class names if known.
 
@@ -114,6 +92,8 @@ def load_run_model(run_or_file: str | os.PathLike) -> tuple[keras.Model, list[st
         DataError: no model there (saying how to finish a run that has checkpoints but no final
             model), or a file Keras cannot load.
     """
+    import keras  # here, not at the top: `keras-wsal --help` reads this module's file names
+
     path = Path(run_or_file)
     if not path.exists():
         raise DataError(f"{path}: no such run folder or .keras file")

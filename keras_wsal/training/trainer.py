@@ -1,11 +1,11 @@
 """Training a keras_wsal model on a feature dataset under any `tf.distribute` strategy.
 
-The run folder is described in `keras_wsal.training.run_folder`. Training runs in "rounds" of `checkpoint_every` steps (Keras epochs of `steps_per_epoch =
-checkpoint_every`); a checkpoint is written after each round. Started again on the same folder
-after a kill, training restores the last checkpoint (weights, optimizer state, step counter) and
-goes on from there, so at most the steps since that checkpoint are redone; the total number of
-steps is `rounds × checkpoint_every` whether or not the run was interrupted. The data order after
-a resume is a fresh shuffle.
+The run folder is described in `keras_wsal.training.run_folder`. Training runs in "rounds" of
+`checkpoint_every` steps (Keras epochs of `steps_per_epoch = checkpoint_every`); a checkpoint is
+written after each round. Started again on the same folder after a kill, training restores the last
+checkpoint (weights, optimizer state, step counter) and goes on from there, so at most the steps
+since that checkpoint are redone; the total number of steps is `rounds × checkpoint_every` whether
+or not the run was interrupted. The data order after a resume is a fresh shuffle.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import keras
 from keras_wsal.errors import DataError
 from keras_wsal.models import build_model, loss_for_model
 from keras_wsal.models.supervised import FRAME_LABELS
+from keras_wsal.training.checkpoints import CheckpointEveryRound
 from keras_wsal.training.config import TrainConfig
 from keras_wsal.training.held_out import KeepBestOnHeldOut, split_held_out
 from keras_wsal.training.run_folder import (
@@ -31,7 +32,6 @@ from keras_wsal.training.run_folder import (
     HISTORY_FILE,
     LOG_DIR,
     MODEL_FILE,
-    CheckpointEveryRound,
     check_resumable,
     save_atomically,
 )

@@ -39,7 +39,8 @@ def _check_private_api(model) -> None:
     if missing:
         first, last = (".".join(map(str, v)) for v in KNOWN_KERAS)
         raise RuntimeError(
-            f"Keras {keras.__version__} has no keras.Model.{', '.join(missing)}, which keras_wsal's "
+            f"Keras {keras.__version__} has no keras.Model.{', '.join(missing)}, which "
+            "keras_wsal's "
             f"distributed training patches (known on Keras {first}-{last}); install a Keras in "
             "that range"
         )

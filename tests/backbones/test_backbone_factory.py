@@ -1,4 +1,4 @@
-"""make_backbone (keras.applications alternatives), preprocess_input(_ops), load_backbone_weights."""
+"""make_backbone (keras.applications), preprocess_input(_ops), load_backbone_weights."""
 
 import keras
 import numpy as np
@@ -26,7 +26,7 @@ def test_application_backbone_builds_for_both_streams(small_rgb):
     features = np.asarray(small_rgb(np.zeros((2, 96, 96, 3), np.float32)))
     assert small_rgb.name == "mobilenet_v3_small_rgb"
     assert features.shape == (2, small_rgb.output_shape[-1]) and np.all(np.isfinite(features))
-    flow = make_backbone("mobilenet_v3_small", modality="flow", input_shape=(96, 96, 10))
+    flow = make_backbone("mobilenet_v3_small", stream="flow", input_shape=(96, 96, 10))
     assert flow.input_shape == (None, 96, 96, 10)
     assert flow.output_shape == small_rgb.output_shape
 
@@ -53,17 +53,17 @@ def test_preprocess_input_by_hand():
         preprocess_input(np.zeros((1, 4, 4, 3)), "bn_inception", "flow")
 
 
-@pytest.mark.parametrize("modality", ["rgb", "flow"])
+@pytest.mark.parametrize("stream", ["rgb", "flow"])
 @pytest.mark.parametrize("name", BACKBONES)
-def test_graph_preprocessing_equals_numpy_on_uint8(name, modality):
-    channels = STREAM_CHANNELS[modality]
+def test_graph_preprocessing_equals_numpy_on_uint8(name, stream):
+    channels = STREAM_CHANNELS[stream]
     shape = (2, 3, 5, 7, channels)  # [batch, clips, H, W, C], every uint8 value present
     values = np.resize(np.arange(256, dtype=np.uint8), int(np.prod(shape)))
     images = np.random.default_rng(0).permutation(values).reshape(shape)
-    expected = preprocess_input(images, name, modality)
-    eager = keras.ops.convert_to_numpy(preprocess_input_ops(images, name, modality))
+    expected = preprocess_input(images, name, stream)
+    eager = keras.ops.convert_to_numpy(preprocess_input_ops(images, name, stream))
     graph = tf.function(
-        lambda x: preprocess_input_ops(x, name, modality),
+        lambda x: preprocess_input_ops(x, name, stream),
         input_signature=[tf.TensorSpec([None, None, None, None, channels], tf.uint8)],
     )
     assert expected.dtype == eager.dtype == np.float32
@@ -90,10 +90,10 @@ def test_graph_preprocessing_refuses_the_wrong_channels():
 def test_bad_names_and_shapes():
     with pytest.raises(ValueError, match="backbone must be one of"):
         make_backbone("vgg_m")
-    with pytest.raises(ValueError, match="modality"):
-        make_backbone("bn_inception", modality="audio")
+    with pytest.raises(ValueError, match="stream"):
+        make_backbone("bn_inception", stream="audio")
     with pytest.raises(ValueError, match="needs 10"):
-        make_backbone("bn_inception", modality="flow", input_shape=(224, 224, 3))
+        make_backbone("bn_inception", stream="flow", input_shape=(224, 224, 3))
 
 
 def test_weights_files_round_trip_and_mismatch(small_rgb, tmp_path):
@@ -105,7 +105,7 @@ def test_weights_files_round_trip_and_mismatch(small_rgb, tmp_path):
     load_backbone_weights(target, saved)
     np.testing.assert_array_equal(np.asarray(target(images)), expected)
 
-    flow = make_backbone("mobilenet_v3_small", modality="flow", input_shape=(96, 96, 10))
+    flow = make_backbone("mobilenet_v3_small", stream="flow", input_shape=(96, 96, 10))
     weights_h5 = tmp_path / "small.weights.h5"
     small_rgb.save_weights(weights_h5)
     first_conv = next(layer for layer in flow.layers if isinstance(layer, keras.layers.Conv2D))

@@ -220,7 +220,7 @@ def test_saved_and_reloaded_model_gives_identical_outputs(rgb_model, tmp_path):
 
 
 def test_temporal_stream_cross_modality_init(rgb_model, state_dict):
-    flow = make_backbone("bn_inception", modality="flow")
+    flow = make_backbone("bn_inception", stream="flow")
     assert flow.input_shape == (None, 224, 224, 10)
     cross_modality_init(rgb_model, flow)
     kernel = np.asarray(flow.get_layer("conv1_7x7_s2").kernel)

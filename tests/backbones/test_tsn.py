@@ -66,7 +66,7 @@ def test_partial_bn_freezes_every_bn_but_the_first_during_fit():
 
 def test_tsn_model_averages_segment_scores(tmp_path):
     backbone = _tiny_backbone(channels=10)
-    model = tsn_model(backbone, num_classes=5, num_segments=3, modality="flow")
+    model = tsn_model(backbone, num_classes=5, num_segments=3, stream="flow")
     assert model.get_layer("dropout").rate == STREAM_DROPOUT["flow"] == 0.7
     assert STREAM_DROPOUT["rgb"] == 0.8
     assert not backbone.get_layer("bn1").trainable
@@ -81,8 +81,8 @@ def test_tsn_model_averages_segment_scores(tmp_path):
     np.testing.assert_allclose(
         np.asarray(keras.saving.load_model(path)(segments)), logits, rtol=1e-6
     )
-    with pytest.raises(ValueError, match="modality"):
-        tsn_model(backbone, 5, modality="depth")
+    with pytest.raises(ValueError, match="stream"):
+        tsn_model(backbone, 5, stream="depth")
 
 
 def test_cross_modality_kernel_by_hand():

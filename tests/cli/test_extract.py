@@ -1,4 +1,4 @@
-"""`keras-wsal extract` on tiny generated videos with a small backbone (MobileNetV3-Small, 64x64)."""
+"""`keras-wsal extract` on tiny generated videos with a small backbone (MobileNetV3-Small, 64²)."""
 
 import json
 

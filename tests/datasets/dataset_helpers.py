@@ -6,7 +6,7 @@ from keras_wsal.datasets import FeatureDataset, write_dataset
 
 
 def indexed_features(number: int, length: int, dim: int) -> np.ndarray:
-    """[length, dim] with row t = [t, number, 0.5, 0.5, ...]: each row names its video and snippet."""
+    """[length, dim], row t = [t, number, 0.5, 0.5, ...]: each row names its video and snippet."""
     features = np.full((length, dim), 0.5, np.float32)
     features[:, 0] = np.arange(length)
     features[:, 1] = number

@@ -22,7 +22,7 @@ def _wtalc_arrays(annotations_dir):
 
 
 def _fake_wtalc_features(path, annotations_dir, dim=8, nan_video=None):
-    """W-TALC's features file: a pickled object array of [T, dim] arrays, one per videoname entry."""
+    """W-TALC's features file: a pickled object array of [T, dim] arrays, one per videoname."""
     arrays = _wtalc_arrays(annotations_dir)
     rng = np.random.default_rng(0)
     features = np.empty(len(arrays["videoname"]), object)
@@ -120,7 +120,8 @@ def test_wtalc_bad_features(tmp_path, caplog):
     _fake_wtalc_features(tmp_path / "nan.npy", WTALC, nan_video="video_test_0000004")
     with pytest.raises(
         DataError,
-        match=r'video "video_test_0000004" stream "features": NaN or inf values \(first in snippet 1',
+        match=r'video "video_test_0000004" stream "features": '
+        r"NaN or inf values \(first in snippet 1",
     ):
         import_wtalc(tmp_path / "nan.npy", WTALC, tmp_path / "bad")
     assert not (tmp_path / "bad" / "annotations.json").exists()

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from keras_wsal.datasets import make_synthetic_dataset, synthetic_directions
-from keras_wsal.datasets._make_structure import summarise
 from keras_wsal.datasets.synthetic_plan import load_thumos14_structure
+from scripts.make_thumos14_structure import summarise
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def synthetic(tmp_path_factory):
 
 
 def _truth(dataset, video):
-    """[T, C] bool: snippet t's centre lies in an instance of class c (from the written segments)."""
+    """[T, C] bool: snippet t's centre lies in an instance of class c (the written segments)."""
     centres = (np.arange(dataset.num_snippets(video)) + 0.5) / dataset.feature_fps
     truth = np.zeros((len(centres), len(dataset.classes)), bool)
     for segment in dataset.ground_truth():

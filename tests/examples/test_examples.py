@@ -146,7 +146,8 @@ def test_videos_to_detections_runs_every_step(tmp_path, capsys):
                 {"label": labels[video][0], "segment": [0.0, entry["duration"]]}
             ]
         else:
-            # Generated test video i = 1 of 7 s: its action scene is frames [0.25 · 175, + 0.35 · 175).
+            # Generated test video i = 1 of 7 s: its action scene is frames [0.25 · 175, + 0.35 ·
+            # 175).
             assert entry["subset"] == "test" and entry["duration"] == pytest.approx(7.0, abs=0.1)
             assert entry["annotations"] == [{"label": video[:7], "segment": [43 / 25, 104 / 25]}]
     run = tmp_path / "runs" / "wsgn"
@@ -233,7 +234,8 @@ def test_thumos14_wtalc_on_a_standin(tmp_path, capsys):
         ),
         (
             "too few",
-            r"expected one feature array per video of videoname.npy \(6\), got an array of shape \(5,\)",
+            r"expected one feature array per video of videoname.npy \(6\), "
+            r"got an array of shape \(5,\)",
         ),
     ],
 )

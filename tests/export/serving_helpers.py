@@ -38,7 +38,7 @@ def ask_serving_client(version_dir, work_dir: Path, expected: dict, requests: li
 
 
 def saved_model_cli_listing(version_dir) -> tuple[dict, str]:
-    """`saved_model_cli show --all`: its text, parsed as {signature: {(kind, name): (dtype, shape)}}.
+    """`saved_model_cli show --all`, parsed as {signature: {(kind, name): (dtype, shape)}}.
 
     Returns `(listing, text)`; kind is "inputs" or "outputs".
     """

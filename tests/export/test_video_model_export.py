@@ -28,7 +28,7 @@ MIN_DURATION = 1.5
 MAX_DETECTIONS = 100
 
 
-def video_model(modality, mode="soft", seed=0):
+def video_model(stream, mode="soft", seed=0):
     """A tiny `UntrimmedNetVideo` whose outputs follow its input.
 
     Keras' MobileNet initialisation (Glorot) shrinks the activations layer after layer, to
@@ -38,7 +38,7 @@ def video_model(modality, mode="soft", seed=0):
     """
     model = UntrimmedNetVideo(
         len(CLASSES),
-        modality=modality,
+        stream=stream,
         backbone=BACKBONE,
         input_size=SIZE,
         num_segments=SEGMENTS,
@@ -80,7 +80,7 @@ def clip_batch(channels, seed=7):
 def keras_outputs(model, snippets, length):
     """keras_wsal's own outputs for uint8 snippets: NumPy `preprocess_input`, then the model."""
     mask = np.arange(snippets.shape[1])[None, :] < length[:, None]
-    inputs = {model.modality: preprocess_input(snippets, BACKBONE, model.modality), "mask": mask}
+    inputs = {model.stream: preprocess_input(snippets, BACKBONE, model.stream), "mask": mask}
     outputs = model.snippet_outputs(inputs, training=False)
     return {name: np.asarray(outputs[name], np.float32) for name in SNIPPET_OUTPUTS}
 

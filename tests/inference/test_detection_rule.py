@@ -52,7 +52,8 @@ def test_default_settings_are_pinned():
 
 
 def test_default_rule_on_a_hand_built_curve():
-    # 20 snippets at 1 fps; one class whose curve is a plateau of 1 on snippets 6..9 and 0 elsewhere.
+    # 20 snippets at 1 fps; one class whose curve is a plateau of 1 on snippets 6..9 and 0
+    # elsewhere.
     curve = np.zeros(20)
     curve[6:10] = 1.0
     found = DetectionRule.named("default").detect(_outputs(curve), 1.0, ["A"])
@@ -101,7 +102,8 @@ def test_paper_rules_are_pinned():
 
 
 def test_wtalc_rule_on_hand_built_logits():
-    # Logits over 16 snippets: class A peaks on 4..6 (3 snippets) and once at 12; class B is negative.
+    # Logits over 16 snippets: class A peaks on 4..6 (3 snippets) and once at 12; class B is
+    # negative.
     logits = np.full((16, 2), -1.0)
     logits[4:7, 0] = [2.0, 3.0, 2.0]
     logits[12, 0] = 2.5

@@ -26,7 +26,7 @@ def reference(model, x, norms):
     if not norms:
         g = np.ones_like(p)
     else:
-        s = mlp(*head.det_layers, x)
+        s = mlp(*head.selection_layers, x)
         weights = []
         for name in norms:
             if name == "zloc":
@@ -68,7 +68,7 @@ def test_video_prediction_matches_eq_2(norms):
 def test_naive_baseline_has_no_selection_head():
     naive = build_model("naive", 4, 6)
     naive({"features": np.zeros((1, 2, 6), "float32")})
-    assert naive.norms == () and naive.heads["features"].det_layers == []
+    assert naive.norms == () and naive.heads["features"].selection_layers == []
     assert len(naive.trainable_weights) == 4
 
 

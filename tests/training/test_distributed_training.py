@@ -154,7 +154,7 @@ def _start(tmp_path: Path, name: str, args: list[str], env: dict | None = None):
 
 
 def _wait_all(started: list) -> list[dict]:
-    """Wait for every process (killing all on timeout or failure); their last output line as JSON."""
+    """Wait for every process (all killed on timeout or failure); their last output line as JSON."""
     deadline = time.monotonic() + PROCESS_TIMEOUT_S
     try:
         for process, _ in started:
@@ -181,7 +181,7 @@ def _round_losses(out: Path) -> list[float]:
 
 
 def test_reference_batch_and_loss_match_single_replica_training(data_root, tmp_path):
-    """The reconstruction of the first batch and its loss agree with the plain (one-replica) trainer."""
+    """The first batch's reconstruction and its loss agree with the plain (one-replica) trainer."""
     config = _config(data_root, tmp_path / "run", "wsgn")
     weights = tmp_path / "initial.weights.h5"
 
@@ -275,8 +275,8 @@ def _h5_arrays(path: Path) -> list[np.ndarray]:
 def _train_command(data_root: Path, out: Path, batch_size: int = 4) -> list[str]:
     return [
         "train", "--data", str(data_root), "--subset", "train", "--model", "untrimmednet-soft",
-        "--out", str(out), "--epochs", "20", "--batch-size", str(batch_size), "--checkpoint-every", "2",
-        "--recipe", "paper",
+        "--out", str(out), "--epochs", "20", "--batch-size", str(batch_size),
+        "--checkpoint-every", "2", "--recipe", "paper",
     ]  # fmt: skip
 
 

@@ -119,7 +119,7 @@ def test_clip_loader_decodes_only_the_snippet_frames_and_their_flows(long_video)
     np.testing.assert_array_equal(snippets, preprocess_input(expected, BACKBONE, "rgb"))
 
     flow = VideoClipLoader(
-        modality="flow", backbone=BACKBONE, num_segments=2, frame_size=40, input_size=SIZE
+        stream="flow", backbone=BACKBONE, num_segments=2, frame_size=40, input_size=SIZE
     )
     stacks = flow(long_video, clips, 100)
     assert stacks.shape == (2, 2, SIZE, SIZE, 10)
@@ -167,7 +167,7 @@ def _with_pretrained_statistics(model, snippets):
 
 
 def test_model_outputs_and_keras_round_trip(tmp_path):
-    model = _tiny_model(modality="flow", mode="hard", weight_decay=5e-4, dropout=None)
+    model = _tiny_model(stream="flow", mode="hard", weight_decay=5e-4, dropout=None)
     assert model.dropout == 0.7 and model.k_ratio == 0.5  # the paper's defaults
     # TSN's cross-modality initialisation from an RGB weights file.
     rgb = make_backbone(BACKBONE, input_shape=(SIZE, SIZE, 3))
@@ -209,14 +209,14 @@ def test_model_outputs_and_keras_round_trip(tmp_path):
         np.testing.assert_array_equal(np.asarray(value), np.asarray(outputs[name]), err_msg=name)
     with pytest.raises(ValueError, match=r"inputs\['flow'\] must have shape"):
         model({"flow": _snippets(1, 2, 3)})
-    with pytest.raises(ValueError, match="modality"):
-        _tiny_model(modality="depth")
+    with pytest.raises(ValueError, match="stream"):
+        _tiny_model(stream="depth")
 
 
 def test_loss_decreases_on_a_fixed_batch():
     # Every BN layer learns here: partial BN presumes pretrained statistics (see above), and a
     # handful of 1x1 feature maps gives too few samples to stand in for them during training.
-    model = _tiny_model(modality="rgb", mode="soft", partial_bn=False)
+    model = _tiny_model(stream="rgb", mode="soft", partial_bn=False)
     model.compile(
         optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
         loss=UntrimmedNetLoss(),
@@ -230,7 +230,7 @@ def test_loss_decreases_on_a_fixed_batch():
 
 
 def _frozen_bn_model(accumulation, snippets):
-    model = _tiny_model(modality="rgb", mode="soft", weight_decay=5e-4)
+    model = _tiny_model(stream="rgb", mode="soft", weight_decay=5e-4)
     for layer in _with_pretrained_statistics(model, snippets):
         layer.trainable = False
     optimizer = keras.optimizers.SGD(0.05, momentum=0.9, gradient_accumulation_steps=accumulation)
@@ -292,7 +292,7 @@ def video_folder(tmp_path_factory):
 def _config(video_folder, out, subset="validation", **kwargs):
     videos, annotations = video_folder
     options = {
-        "modality": "rgb",
+        "stream": "rgb",
         "backbone": BACKBONE,
         "proposals": "shot",
         "clip_frames": 6,
@@ -381,7 +381,7 @@ def test_bad_training_input_is_named(video_folder, tmp_path):
     assert not (tmp_path / "a").exists()  # nothing written before the videos are checked
     for field, value, expected in (
         ("micro_batch_size", 3, "a divisor of batch_size=2"),
-        ("modality", "depth", "one of"),
+        ("stream", "depth", "one of"),
         ("frame_size", 16, "≥ input_size=32"),
         ("num_clips", 0, "an int ≥ 1"),
     ):

@@ -1,4 +1,4 @@
-"""`TrainConfig` checks and defaults, its file, and the user-facing behaviour of `keras-wsal train`."""
+"""`TrainConfig` checks and defaults, its file, and what a user of `keras-wsal train` sees."""
 
 import json
 import logging

@@ -1,4 +1,4 @@
-"""Optical flow: known translations recovered, uint8 storage round trip, flow stacks, parallelism."""
+"""Optical flow: known translations recovered, uint8 round trip, flow stacks, parallelism."""
 
 import cv2
 import numpy as np

@@ -15,7 +15,7 @@ decimal); an instance that starts past the video's end is dropped and one that e
 at the end. "Ambiguous" is dropped; a test video with nothing else annotated is left out (as is
 standard for `video_test_0001292`).
 
-Run: `python -m keras_wsal.datasets._make_structure PATH/TO/thumos14.json`
+Run from the repository root: `python scripts/make_thumos14_structure.py PATH/TO/thumos14.json`
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from keras_wsal.formats.annotations import AMBIGUOUS
 
-OUTPUT = Path(__file__).resolve().parent.parent / "data" / "thumos14_structure.json"
+OUTPUT = Path(__file__).resolve().parent.parent / "keras_wsal" / "data" / "thumos14_structure.json"
 # THUMOS14 subset name → the name the summary (and the generator) uses.
 SUBSETS = {"Validation": "validation", "Test": "test"}
 
@@ -65,7 +65,7 @@ def summarise(annotations: dict, source_name: str, source_sha256: str) -> dict:
         subsets[name] = [s for s in summaries if s["instances"]]
     return {
         "source": f"{source_name} (sha256 {source_sha256}), subsets Validation and Test",
-        "derivation": "keras_wsal/datasets/_make_structure.py",
+        "derivation": "scripts/make_thumos14_structure.py",
         "classes": classes,
         "subsets": subsets,
     }

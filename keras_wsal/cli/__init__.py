@@ -98,6 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     except (KerasWsalError, FileNotFoundError, NotADirectoryError, IsADirectoryError) as error:
         print(f"keras-wsal {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a user's file or folder the system refused: name it, one line
+        where = error.filename if error.filename is not None else "a file"
+        print(
+            f"keras-wsal {args.command}: error: {where}: {error.strerror or error}",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print(f"keras-wsal {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -112,6 +112,17 @@ def rule_overrides(args: argparse.Namespace) -> dict:
     }
 
 
+def check_rule_arguments(args: argparse.Namespace) -> None:
+    """Check the detection options before anything is loaded: a one-line DataError if wrong."""
+    from keras_wsal.errors import DataError
+    from keras_wsal.inference.detection_rule import DetectionRule
+
+    try:
+        DetectionRule.check_options(args.rule, **rule_overrides(args))
+    except ValueError as error:
+        raise DataError(f"detection options: {error}") from None
+
+
 def rule_from_args(args: argparse.Namespace, model):
     """The model's rule named by `--rule`, with every option given overriding its setting."""
     from keras_wsal.errors import DataError

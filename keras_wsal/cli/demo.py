@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     import dataclasses
+    import time
     from pathlib import Path
 
     from keras_wsal.errors import DataError
@@ -77,9 +78,23 @@ def run(args) -> int:
         flush=True,
     )
     results = []
-    for name in names:
-        print(f"training, detecting and evaluating: {name}", flush=True)
-        results.append(ablation.run_demo_variant(name, out, settings, plots=args.plots))
+    for number, name in enumerate(names, start=1):
+        run_dir = ablation.variant_run_dir(out / "runs", name)
+        finished = (run_dir / "model.keras").exists()
+        doing = "reusing its finished run" if finished else "training"
+        print(
+            f"[{number}/{len(names)}] {name}: {doing} ({run_dir}), detecting, evaluating",
+            flush=True,
+        )
+        started = time.perf_counter()
+        result = ablation.run_demo_variant(name, out, settings, plots=args.plots)
+        results.append(result)
+        seconds = time.perf_counter() - started
+        print(
+            f"  {seconds:.0f} s; average mAP {100 * result.average_mAP:.1f} %, "
+            f"video mAP {100 * result.video_mAP:.1f} %",
+            flush=True,
+        )
     table = ablation.format_table(results)
     print("\nDetection mAP (%) at tIoU, ActivityNet protocol, and video-level mAP (%):\n")
     print(table)

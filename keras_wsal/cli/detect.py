@@ -6,6 +6,7 @@ import argparse
 
 from keras_wsal.cli._arguments import (
     add_detection_rule_arguments,
+    check_rule_arguments,
     positive_int,
     rule_from_args,
 )
@@ -59,7 +60,12 @@ def run(args) -> int:
     from keras_wsal.formats.snippet_outputs import save_snippet_outputs
     from keras_wsal.inference import predict_videos, write_detection_results
     from keras_wsal.training import load_run_model
+    from keras_wsal.utils.atomic_files import check_output_location
 
+    check_rule_arguments(args)
+    check_output_location(args.out)
+    if args.save_snippets:
+        check_output_location(args.save_snippets, folder=True)
     dataset = FeatureDataset(args.data)
     model, classes = load_run_model(args.model)
     if classes is not None and list(classes) != list(dataset.classes):

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from keras_wsal.cli._arguments import add_detection_rule_arguments, positive_int, rule_overrides
+from keras_wsal.cli._arguments import (
+    add_detection_rule_arguments,
+    check_rule_arguments,
+    positive_int,
+    rule_overrides,
+)
 
 HELP = "export a trained model as a SavedModel for TensorFlow Serving (and a .keras file)"
 DESCRIPTION = """\
@@ -57,7 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from keras_wsal.export import describe_signatures, export_saved_model
     from keras_wsal.export.versions import KERAS_DIR
+    from keras_wsal.utils.atomic_files import check_output_location
 
+    check_rule_arguments(args)
+    check_output_location(args.out, folder=True)
     version_dir = export_saved_model(
         args.run,
         args.out,

@@ -55,6 +55,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", required=True, type=_output, metavar="FILE.png|FILE.svg", help="the picture"
     )
+    parser.add_argument(
+        "--title",
+        default=None,
+        help="what made the detections, after the video's name (default: the folder of "
+        "--results or --snippets, e.g. the run)",
+    )
+
+
+def _source_name(args: argparse.Namespace) -> str | None:
+    """The folder that holds the drawn results or curves (a run folder, typically)."""
+    source = args.results or args.snippets
+    if source is None:
+        return None
+    path = Path(source).resolve()
+    return (path if path.is_dir() else path.parent).name or None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
     from keras_wsal.formats.results import load_detection_results
     from keras_wsal.formats.snippet_outputs import load_snippet_outputs
     from keras_wsal.plotting import plot_video
+    from keras_wsal.utils.atomic_files import check_output_location
 
+    check_output_location(args.out)
     annotations_path = Path(args.data) / "annotations.json"
     truth = load_ground_truth(annotations_path)
     if args.video not in truth.videos:
@@ -102,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         None if outputs is None else outputs.classes,
         args.labels,
         duration=video.duration,
+        title=args.title or _source_name(args),
     )
     print(f"wrote {args.out}")
     return 0

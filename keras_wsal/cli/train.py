@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from keras_wsal.cli._arguments import non_negative_float, optional_length, positive_int
 
@@ -154,7 +155,8 @@ def run(args) -> int:
         f"{config.validation_fraction:g}",
         flush=True,
     )
-    result = train(config, verbose=0 if args.quiet else "auto")
+    # A progress bar on a terminal; one line per round when the output goes to a file or a pipe.
+    result = train(config, verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2))
     chosen = (
         f"; kept round {result.selection['round']} (held-out video mAP "
         f"{100 * result.selection['held_out_mAP']:.1f} %)"

@@ -12,6 +12,10 @@ meta.json          {"feature_fps": snippets per second, "streams": ["features"] 
                     "feature_dim": {stream: D}, "classes": [names] (optional), ...free extra fields}
 ```
 
+Only "feature_fps" is required in `meta.json`: without "streams" they are read from the folders
+(`features/rgb/` and `features/flow/`, else `features/`), and without "feature_dim" each stream's
+D from the header of its first video's file.
+
 Snippet `t` covers `[t / feature_fps, (t + 1) / feature_fps)` seconds. "Ambiguous" is a
 ground-truth-only label: allowed in annotations, never a class. Without "classes" in `meta.json`
 the classes are the sorted labels of all videos, "Ambiguous" excluded.
@@ -36,7 +40,9 @@ from keras_wsal.errors import DataError
 from keras_wsal.formats.annotations import parse_segments, resolve_classes, videos_of_subset
 from keras_wsal.formats.dataset_layout import (
     ANNOTATIONS_FILE,
+    FEATURES_DIR,
     META_FILE,
+    STREAM_SETS,
     dataset_records,
     feature_path,
     read_npy_header,
@@ -89,9 +95,11 @@ class FeatureDataset:
         if not self.root.is_dir():
             raise DataError(f"dataset folder {self.root} does not exist")
         meta_path = self.root / META_FILE
-        self._meta = parse_meta(read_json(meta_path, "dataset meta"), str(meta_path))
+        meta = read_json(meta_path, "dataset meta")
         annotations_path = self.root / ANNOTATIONS_FILE
         self._records = dataset_records(annotations_path)
+        meta = _with_derived_fields(meta, self.root, sorted(self._records), str(meta_path))
+        self._meta = parse_meta(meta, str(meta_path))
         self.classes = resolve_classes(
             self._records, self._meta.get("classes"), str(annotations_path)
         )
@@ -142,8 +150,8 @@ class FeatureDataset:
         """T, the number of snippets of `video`, read from its feature file headers.
 
         Raises:
-            DataError: a feature file is missing, is not a 2-D float array of the stream's feature
-                size, has no rows, or the streams differ in T.
+            DataError: a feature file is missing or unreadable, is not a 2-D float array of the
+                stream's feature size, has no rows, or the streams differ in T.
         """
         lengths = {}
         for stream, path in self.feature_paths(video).items():
@@ -151,6 +159,12 @@ class FeatureDataset:
                 shape, dtype = read_npy_header(path)
             except FileNotFoundError as error:
                 raise DataError(f'video "{video}": feature file {path} not found') from error
+            except DataError as error:  # not a .npy file: the message names the file
+                raise DataError(f'video "{video}": {error}') from error
+            except OSError as error:  # unreadable: permissions, a folder, a name too long
+                raise DataError(
+                    f'video "{video}": cannot read feature file {path} ({error.strerror or error})'
+                ) from error
             dim = self.feature_dims[stream]
             if len(shape) != 2 or shape[1] != dim or dtype.kind != "f":
                 raise DataError(
@@ -259,3 +273,32 @@ class FeatureDataset:
         path = self.root / ANNOTATIONS_FILE
         segments = parse_segments(path, str(path), self.videos(subset))
         return [GroundTruthSegment(*segment) for segment in segments]
+
+
+def _with_derived_fields(meta: object, root: Path, videos: list[str], source: str) -> object:
+    """`meta` with "streams" and "feature_dim" read from the feature files when it lacks them."""
+    if not isinstance(meta, dict):
+        return meta  # parse_meta names the problem
+    meta = dict(meta)
+    if "streams" not in meta:
+        two = all((root / FEATURES_DIR / stream).is_dir() for stream in ("rgb", "flow"))
+        meta["streams"] = ["rgb", "flow"] if two else ["features"]
+    streams = meta["streams"]
+    if "feature_dim" in meta or not isinstance(streams, list) or tuple(streams) not in STREAM_SETS:
+        return meta
+    dims = {}
+    for stream in streams:
+        path = next(
+            (p for p in (feature_path(root, stream, v) for v in videos) if p.is_file()), None
+        )
+        if path is None:
+            raise DataError(
+                f'{source}: no field "feature_dim", and no feature file of stream "{stream}" to '
+                "read it from"
+            )
+        shape, _ = read_npy_header(path)
+        if len(shape) != 2:
+            raise DataError(f"{path}: expected a [T, D] array to read D from, got shape {shape}")
+        dims[stream] = int(shape[1])
+    meta["feature_dim"] = dims
+    return meta

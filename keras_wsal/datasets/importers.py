@@ -171,6 +171,10 @@ def import_wtalc(
 ) -> ImportReport:
     """Import W-TALC's THUMOS14 features and annotations.
 
+    Security: W-TALC ships its features and annotations as pickled NumPy object arrays, which
+    are read here with `allow_pickle=True`. Unpickling can run arbitrary code: give this
+    function only files from a source you trust (e.g. downloaded from W-TALC's own release).
+
     Args:
         features_file: `Thumos14reduced-I3D-JOINTFeatures.npy`: an object array of [T, D] arrays
             (I3D rgb then flow, D = 2048), one per entry of `videoname.npy`, in that order.
@@ -183,7 +187,7 @@ def import_wtalc(
         streams: "joint" (one stream "features" of D) or "split" ("rgb" = the first D / 2 columns,
             "flow" = the last D / 2).
         skip_bad: leave out videos whose features are empty, NaN/inf or malformed instead of
-        raising.
+            raising.
 
     Returns:
         The `ImportReport`.

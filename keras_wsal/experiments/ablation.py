@@ -60,6 +60,11 @@ class VariantResult:
     results_file: str
 
 
+def variant_run_dir(out: str | Path, name: str) -> Path:
+    """The run folder of the variant `name` under `out`."""
+    return Path(out) / name.lower().replace(" ", "_").replace("+", "_")
+
+
 def run_variant(
     name: str,
     data: str | Path,
@@ -94,7 +99,7 @@ def run_variant(
     if name not in VARIANTS:
         raise ValueError(f"unknown variant {name!r}; expected one of {list(VARIANTS)}")
     model_name, norms = VARIANTS[name]
-    run_dir = Path(out) / name.lower().replace(" ", "_").replace("+", "_")
+    run_dir = variant_run_dir(out, name)
     config = TrainConfig(
         data=str(data),
         subset=train_subset,
@@ -124,6 +129,7 @@ def run_variant(
                 dataset.feature_fps,
                 dataset.classes,
                 duration=dataset.duration(outputs.video),
+                title=f"{name} ({model_name}, {rule.name} rule)",
             )
     results_file = run_dir / f"{test_subset}_detections.json"
     write_detection_results(results_file, detections)

@@ -91,7 +91,8 @@ def export_saved_model(
         feature_fps = _run_feature_fps(run_dir)
     detection = export_rule(model, rule, max_detections, **rule_changes)
     base = Path(out_dir)
-    version = next_version(base) if version is None else check_new_version(base, version)
+    chosen = version is None
+    version = next_version(base) if chosen else check_new_version(base, version)
     with staging_directory(base) as staging:
         assets = staging / "assets"
         assets.mkdir()
@@ -110,7 +111,7 @@ def export_saved_model(
         )
         _write_saved_model(model, classes, detection, feature_fps, assets, staging / "saved_model")
         model.save(staging / "model.keras")
-        return publish(staging / "saved_model", staging / "model.keras", base, version)
+        return publish(staging / "saved_model", staging / "model.keras", base, version, chosen)
 
 
 def export_rule(

@@ -5,7 +5,8 @@ saved_models/NAME/              --model_base_path of tensorflow_model_server
   1/                            a SavedModel: saved_model.pb, variables/, assets/
   2/
   keras/1.keras                 the same model as a Keras file (not a version: TF Serving skips it)
-  .tmp-export-*/             an export in progress (skipped too; gone when the export ends)
+  .tmp-export-PID-*/            an export in progress (skipped too; gone when it ends, or by the
+                                next export if its process was killed)
 ```
 
 TF Serving's file system poller (`FileSystemStoragePathSource`) serves the children of the base
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from keras_wsal.errors import ExportError
 from keras_wsal.utils.arguments import is_int
+from keras_wsal.utils.processes import process_alive
 
 KERAS_DIR = "keras"
 STAGING_PREFIX = ".tmp-export-"
@@ -83,25 +85,47 @@ def staging_directory(base: str | os.PathLike) -> Iterator[Path]:
         base.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise ExportError(f"{base}: the export folder exists and is not a directory") from None
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=base))
+    remove_stale_staging(base)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=base))
     try:
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def publish(staged_saved_model: Path, staged_keras: Path, base: Path, version: int) -> Path:
+def remove_stale_staging(base: Path) -> None:
+    """Remove the `.tmp-export-PID-*` folders of exports whose process is gone (killed)."""
+    for child in base.glob(f"{STAGING_PREFIX}*"):
+        pid = child.name[len(STAGING_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def publish(
+    staged_saved_model: Path, staged_keras: Path, base: Path, version: int, chosen: bool = False
+) -> Path:
     """Move a staged SavedModel to `base/VERSION` and its `.keras` file to `base/keras/`.
 
-    The version directory appears in one `rename`; it is checked to be free just before (a
-    `rename` onto an empty directory would replace it).
+    The version directory appears in one `rename`, which fails rather than replace a version
+    another export published meanwhile (its directory is never empty). Then a `version` that was
+    `chosen` (not given by the user) moves on to the next free one; a given one is an error.
 
     Returns:
         The version directory.
     """
-    check_new_version(base, version)
-    target = base / str(version)
-    os.rename(staged_saved_model, target)
+    while True:
+        if chosen:
+            version = next_version(base)
+        check_new_version(base, version)
+        target = base / str(version)
+        try:
+            os.rename(staged_saved_model, target)
+            break
+        except OSError as error:
+            if not (chosen and target.exists()):
+                raise ExportError(
+                    f"{target}: cannot publish the export ({error.strerror})"
+                ) from None
     (base / KERAS_DIR).mkdir(exist_ok=True)
     os.rename(staged_keras, base / KERAS_DIR / f"{version}.keras")
     return target

@@ -13,6 +13,7 @@ from keras_wsal.datasets import write_annotations, write_features, write_json, w
 from keras_wsal.errors import DataError
 from keras_wsal.extraction.snippet_features import ExtractionSettings, extract_video_features
 from keras_wsal.formats.dataset_layout import feature_path
+from keras_wsal.utils.atomic_files import make_folder, remove_stale_temporaries
 from keras_wsal.video.files import find_videos, shard_videos
 
 
@@ -99,6 +100,10 @@ def _update_annotations(dataset: Path, subset: str) -> None:
             write_annotations(dataset, database)
 
 
+def _feature_folders(dataset: Path) -> list[Path]:
+    return [feature_path(dataset, stream, "x").parent for stream in ("rgb", "flow")]
+
+
 def extract_dataset(
     videos_dir: str | os.PathLike,
     dataset: str | os.PathLike,
@@ -151,8 +156,10 @@ def extract_dataset(
         },
         "extraction": {**settings.describe(), **(extra_meta or {})},
     }
-    (dataset / EXTRACTION_DIR / "videos").mkdir(parents=True, exist_ok=True)
+    make_folder(dataset / EXTRACTION_DIR / "videos")
     _prepare_meta(dataset, meta)
+    for folder in (dataset / EXTRACTION_DIR / "videos", *_feature_folders(dataset)):
+        remove_stale_temporaries(folder)  # what a killed extraction was writing
     report = ExtractionReport()
     for video in names:
         if _video_is_done(dataset, video):

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from keras_wsal.backbones import STREAM_CHANNELS, make_backbone, preprocess_input
@@ -222,23 +223,27 @@ def make_streams(
     settings: ExtractionSettings,
     weights: str | os.PathLike | None = None,
     flow_weights: str | os.PathLike | None = None,
+    seed: int = 0,
 ):
     """The spatial and temporal backbones for `settings`, with their weights.
 
     The temporal stream takes `flow_weights`; without them, a BN-Inception `state_dict` given as
     `weights` initialises it too (TSN's cross-modality initialisation), and any other `weights`
-    leave it randomly initialised.
+    leave it randomly initialised. A random initialisation is seeded by `seed` (each stream's
+    network is built after `keras.utils.set_random_seed(seed + i)`), so an extraction that is
+    stopped and resumed gives the same features to the same video; the seed is recorded.
 
     Returns:
-        `(rgb_model, flow_model, description)`, `description` naming the weights files (for
-        `meta.json`).
+        `(rgb_model, flow_model, description)`, `description` naming the weights files and, when
+        a stream is random, the seed (for `meta.json`).
     """
     if flow_weights is None and weights is not None:
         if Path(weights).suffix in _STATE_DICT_SUFFIXES:
             flow_weights = weights
     models = {}
-    for stream, stream_weights in (("rgb", weights), ("flow", flow_weights)):
+    for index, (stream, stream_weights) in enumerate((("rgb", weights), ("flow", flow_weights))):
         channels = STREAM_CHANNELS[stream]
+        keras.utils.set_random_seed(seed + index)
         models[stream] = make_backbone(
             settings.backbone,
             stream=stream,
@@ -249,4 +254,6 @@ def make_streams(
         "rgb_weights": Path(weights).name if weights is not None else None,
         "flow_weights": Path(flow_weights).name if flow_weights is not None else None,
     }
+    if weights is None or flow_weights is None:
+        description["random_init_seed"] = seed
     return models["rgb"], models["flow"], description

@@ -28,9 +28,8 @@ if TYPE_CHECKING:
         RULE_NAMES,
         DetectionRule,
         smooth_over_time,
-        untrimmednet_detections,
-        wsgn_detections,
     )
+    from keras_wsal.inference.paper_detections import untrimmednet_detections, wsgn_detections
     from keras_wsal.inference.predict import (
         VideoOutputs,
         check_model_matches_dataset,

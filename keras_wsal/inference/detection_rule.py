@@ -198,7 +198,33 @@ class DetectionRule:
                 f"unknown detection rule {rule!r}; expected 'default', 'paper', one of "
                 f"{RULE_NAMES} or a DetectionRule"
             )
-        return chosen.replace(**changes) if changes else chosen
+        resolved = chosen.replace(**changes) if changes else chosen
+        if _model_kind(model) != "wtalc":  # every curve but W-TALC's logits is a probability
+            _check_thresholds_reach_probabilities(resolved)
+        return resolved
+
+    @classmethod
+    def check_options(cls, rule: str = "default", **changes) -> None:
+        """Check `changes` to the rule `rule` before any model is loaded (`keras-wsal detect`).
+
+        "default" and "paper" depend on the model; the changes must then suit every rule that
+        either may become. Raises the ValueError that `resolve` would.
+        """
+        if rule == "default":
+            names = ("default", "wtalc")
+        elif rule == "paper":
+            names = ("untrimmednet", "wsgn", "wtalc")
+        elif rule in RULE_NAMES:
+            names = (rule,)
+        else:
+            raise ValueError(
+                f"unknown detection rule {rule!r}; expected 'default', 'paper' or one of "
+                f"{RULE_NAMES}"
+            )
+        for name in names:
+            changed = cls.named(name).replace(**dict(changes))
+            if name != "wtalc":
+                _check_thresholds_reach_probabilities(changed)
 
     def replace(self, **changes) -> DetectionRule:
         """A copy with `changes`; keys of `PostProcessing` change `post`."""
@@ -254,86 +280,6 @@ class DetectionRule:
         )
 
 
-def untrimmednet_detections(
-    snippet_scores: np.ndarray,
-    selection: np.ndarray,
-    feature_fps: float,
-    classes: Sequence[str],
-    *,
-    video_scores: np.ndarray | None = None,
-    attention_threshold: float | None = None,
-    score_threshold: float | Sequence[float] | None = None,
-    post: PostProcessing | None = None,
-    video: str = "video",
-) -> list[dict]:
-    """UntrimmedNet's detection rule (Wang et al., CVPR 2017, §4 "Action detection") on arrays.
-
-    `DetectionRule.named("untrimmednet")`: snippets whose selection (attention) weight is below
-    `attention_threshold` (1e-4) are background; the others whose class score is >=
-    `score_threshold` (0.5, absolute; several are unioned) are grouped into segments, scored on
-    `snippet_scores`. `video_scores` (optional `[C]`) choose the classes (`post`).
-
-    Returns:
-        The detections, as `detect_segments`.
-    """
-    rule = DetectionRule.named("untrimmednet")
-    changes = {"post": rule.post if post is None else post}
-    if attention_threshold is not None:
-        changes["attention_threshold"] = attention_threshold
-    if score_threshold is not None:
-        changes["thresholds"] = score_threshold
-    return dataclasses.replace(rule, **changes).detect(
-        _ArrayOutputs(video, video_scores, snippet_scores, selection, snippet_scores),
-        feature_fps,
-        classes,
-    )
-
-
-def wsgn_detections(
-    detection_scores: np.ndarray,
-    feature_fps: float,
-    classes: Sequence[str],
-    *,
-    video_scores: np.ndarray | None = None,
-    thresholds: float | Sequence[float] | None = None,
-    relative: bool | None = None,
-    post: PostProcessing | None = None,
-    video: str = "video",
-) -> list[dict]:
-    """WSGN's detection rule (Fernando et al., WACV 2020, §4.4) on arrays.
-
-    `DetectionRule.named("wsgn")`: threshold the per-frame score g ⊙ softmax(h_cls), group
-    consecutive snippets above it, keep segments at least one second long (`post`'s
-    `min_duration`). The paper gives no threshold value; the default is relative, half of each
-    class's maximum over the video. `video_scores` (optional `[C]`) choose the classes.
-
-    Returns:
-        The detections, as `detect_segments`.
-    """
-    rule = DetectionRule.named("wsgn")
-    changes = {"post": rule.post if post is None else post}
-    if thresholds is not None:
-        changes["thresholds"] = thresholds
-    if relative is not None:
-        changes["threshold_mode"] = "relative" if relative else "absolute"
-    return dataclasses.replace(rule, **changes).detect(
-        _ArrayOutputs(video, video_scores, detection_scores, None, detection_scores),
-        feature_fps,
-        classes,
-    )
-
-
-@dataclasses.dataclass(frozen=True)
-class _ArrayOutputs:
-    """The fields of `VideoOutputs` a rule reads, from bare arrays."""
-
-    video: str
-    video_scores: np.ndarray | None
-    snippet_scores: np.ndarray
-    selection: np.ndarray | None
-    detection_scores: np.ndarray
-
-
 def top_k_class_scores(curve: np.ndarray, ratio: float = 0.125) -> np.ndarray:
     """`[C]`: per class, the mean of the `⌈ratio · T⌉` highest values of `curve` `[T, C]`."""
     scores = np.asarray(curve, dtype=np.float64)
@@ -356,6 +302,17 @@ def smooth_over_time(curve: np.ndarray, width: int) -> np.ndarray:
     high = np.minimum(steps + half + 1, curve.shape[0])
     totals = np.concatenate([np.zeros((1, curve.shape[1])), np.cumsum(curve, axis=0)])
     return (totals[high] - totals[low]) / (high - low)[:, None]
+
+
+def _check_thresholds_reach_probabilities(rule: DetectionRule) -> None:
+    """Absolute thresholds on a curve in [0, 1] must lie in (0, 1), or nothing can cross them."""
+    if rule.threshold_mode == "absolute":
+        outside = [t for t in rule.thresholds if not 0.0 < t < 1.0]
+        if outside:
+            raise ValueError(
+                f"absolute thresholds on a probability curve must be in (0, 1); got {outside} "
+                "(no snippet could cross them)"
+            )
 
 
 def _model_kind(model) -> str:

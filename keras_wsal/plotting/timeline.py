@@ -42,6 +42,7 @@ def plot_video(
     *,
     duration: float | None = None,
     max_labels: int = 5,
+    title: str | None = None,
 ) -> Path:
     """Draw one video's segments and per-snippet curves on one time axis, saved as PNG or SVG.
 
@@ -67,6 +68,7 @@ def plot_video(
         duration: the x-axis length in seconds (default: the last snippet's end or the last
             segment's end, whichever is later).
         max_labels: the cap on the default `labels_to_show`.
+        title: what made the detections (e.g. the model or run), shown after the video's name.
 
     Returns:
         The path written.
@@ -104,7 +106,7 @@ def plot_video(
             2, 1, sharex=True, gridspec_kw={"height_ratios": [segment_height, 2.6]}
         )
         _draw_curves(curve_axes, labels, scores, weights, fps, list(classes))
-    figure.suptitle(video)
+    figure.suptitle(video if not title else f"{video} · {title}")
     _draw_segments(segment_axes, labels, truth, found, rows)
     segment_axes.set_xlim(0, duration)
     figure.tight_layout()
@@ -176,7 +178,8 @@ def _draw_curves(axes, labels, scores, weights, fps, classes) -> None:
         more_handles, more_names = selection_axes.get_legend_handles_labels()
         handles, names = handles + more_handles, names + more_names
     if handles:
-        axes.legend(handles, names, loc="upper right", fontsize="small")
+        # Outside the plot, right of the selection axis, so that it never covers a curve.
+        axes.legend(handles, names, loc="upper left", bbox_to_anchor=(1.07, 1.0), fontsize="small")
 
 
 def _check_entries(entries: Sequence[Mapping], video: str, name: str, scored: bool) -> list:

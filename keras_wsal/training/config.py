@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from pathlib import Path
 
 from keras_wsal.errors import DataError
@@ -86,8 +87,10 @@ class TrainConfig:
         from keras_wsal.models.wsgn import parse_norms  # Keras: not needed by `--help`
 
         self.norms = parse_norms(self.norms)
-        self.data = str(self.data)
-        self.out = str(self.out)
+        # Absolute, so that the run is the same however its paths were written and its dataset
+        # is found from any working directory (detect, export).
+        self.data = os.path.abspath(os.path.expanduser(str(self.data)))
+        self.out = os.path.abspath(os.path.expanduser(str(self.out)))
         if self.recipe not in RECIPE_NAMES:
             raise ValueError(
                 f"training config: `recipe` must be one of {RECIPE_NAMES}; received "

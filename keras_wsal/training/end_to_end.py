@@ -69,7 +69,11 @@ from keras_wsal.errors import DataError, VideoError
 from keras_wsal.formats.annotations import parse_database, resolve_classes, videos_of_subset
 from keras_wsal.losses import UntrimmedNetLoss
 from keras_wsal.models import UntrimmedNetVideo
-from keras_wsal.training.checkpoints import CheckpointEveryRound
+from keras_wsal.training.checkpoints import (
+    CheckpointEveryRound,
+    remove_unfinished_checkpoints,
+    restore_newest_readable,
+)
 from keras_wsal.training.clip_loader import VideoClipLoader
 from keras_wsal.training.end_to_end_config import PAPER_SCHEDULES, EndToEndConfig
 from keras_wsal.training.proposal_sampling import PROPOSAL_METHODS, sample_clips, video_proposals
@@ -79,6 +83,8 @@ from keras_wsal.training.run_folder import (
     HISTORY_FILE,
     MODEL_FILE,
     check_resumable,
+    remove_staging_leftovers,
+    run_folder_lock,
     save_atomically,
 )
 from keras_wsal.training.tsn_sampling import CROP_SCALES, multi_scale_crop, segment_frames
@@ -238,10 +244,18 @@ def train_end_to_end(config: EndToEndConfig, verbose="auto", callbacks=()) -> En
     out = Path(config.out)
     check_resumable(out, config.to_dict(), growable=("iterations",))
     videos, classes, labels = _training_videos(config)
-    out.mkdir(parents=True, exist_ok=True)
-    config.save(out)
-    atomic_write_text(out / CLASSES_FILE, json.dumps(classes, indent=1) + "\n")
+    with run_folder_lock(out):
+        remove_staging_leftovers(out)
+        remove_unfinished_checkpoints(out / CHECKPOINT_DIR)
+        config.save(out)
+        atomic_write_text(out / CLASSES_FILE, json.dumps(classes, indent=1) + "\n")
+        return _train_in_run_folder(config, out, videos, classes, labels, verbose, callbacks)
 
+
+def _train_in_run_folder(
+    config: EndToEndConfig, out: Path, videos, classes, labels, verbose, callbacks
+):
+    """`train_end_to_end` once the run folder is locked and prepared."""
     keras.utils.set_random_seed(config.seed)
     model = UntrimmedNetVideo(
         len(classes),
@@ -278,10 +292,10 @@ def train_end_to_end(config: EndToEndConfig, verbose="auto", callbacks=()) -> En
     model.build(None)
     optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    restored = restore_newest_readable(checkpoint, out / CHECKPOINT_DIR)
+    if restored:
+        logger.info("resuming from step %d", restored)
     manager = tf.train.CheckpointManager(checkpoint, str(out / CHECKPOINT_DIR), max_to_keep=2)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logger.info("resuming from %s", manager.latest_checkpoint)
     done = int(optimizer.iterations.numpy())
     initial_round = done // config.checkpoint_every
     rounds = math.ceil(config.iterations / config.checkpoint_every)

@@ -21,15 +21,17 @@ here (`load_run_model`, `run_feature_fps`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keras_wsal.errors import DataError
-from keras_wsal.utils.atomic_files import atomic_write_text
+from keras_wsal.utils.atomic_files import atomic_write_text, make_folder
 
 if TYPE_CHECKING:
     import keras
@@ -40,6 +42,9 @@ CLASSES_FILE = "classes.json"
 HISTORY_FILE = "history.json"
 CHECKPOINT_DIR = "checkpoints"
 LOG_DIR = "logs"
+LOCK_FILE = ".lock"
+# `save_atomically`'s staging folders inside a run folder: a kill can leave one behind.
+STAGING_PREFIX = ".staging-"
 
 
 def save_config(folder: str | os.PathLike, values: Mapping) -> Path:
@@ -63,10 +68,11 @@ def check_resumable(out: Path, current: Mapping, growable: tuple[str, ...]) -> N
     except json.JSONDecodeError as error:
         raise DataError(f"{path}: not valid JSON ({error})") from None
     current = json.loads(json.dumps(current))  # tuples → lists, as they were saved
+    # The folder itself is the run, however its path is written (`out` is not compared).
     differing = sorted(
         k
         for k in set(current) | set(previous)
-        if k not in growable and previous.get(k) != current.get(k)
+        if k not in (*growable, "out") and previous.get(k) != current.get(k)
     )
     if differing:
         raise DataError(
@@ -75,10 +81,44 @@ def check_resumable(out: Path, current: Mapping, growable: tuple[str, ...]) -> N
         )
 
 
+@contextlib.contextmanager
+def run_folder_lock(out: Path):
+    """Hold an exclusive lock on the run folder `out` (created if needed) for the block.
+
+    A second trainer on the same folder is refused rather than let two processes write one
+    run's checkpoints. The lock (`flock` on `out/.lock`) goes with the process, so a killed
+    trainer never leaves a stale one. Where `fcntl` is missing (Windows) nothing is locked.
+
+    Raises:
+        DataError: another process holds the lock.
+    """
+    make_folder(out)
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(out / LOCK_FILE, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DataError(
+                f"{out}: another `keras-wsal train` is writing this run folder; wait for it to "
+                "end, or use another --out"
+            ) from None
+        yield
+
+
+def remove_staging_leftovers(out: Path) -> None:
+    """Remove the staging folders a killed `save_atomically` left in `out` (hold the lock)."""
+    for leftover in out.glob(f"{STAGING_PREFIX}*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
 def save_atomically(out: Path, savers: Mapping[str, Callable[[Path], object]]) -> None:
     """Each `savers[name](path)` writes to a staging folder inside `out`, then is renamed to
     `out/name`, so a reader never sees a half-written model file."""
-    with tempfile.TemporaryDirectory(dir=out) as temporary:
+    with tempfile.TemporaryDirectory(dir=out, prefix=STAGING_PREFIX) as temporary:
         for name, save in savers.items():
             staged = Path(temporary) / name
             save(staged)

@@ -10,6 +10,7 @@ or not the run was interrupted. The data order after a resume is a fresh shuffle
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -23,7 +24,12 @@ import keras
 from keras_wsal.errors import DataError
 from keras_wsal.models import build_model, loss_for_model
 from keras_wsal.models.supervised import FRAME_LABELS
-from keras_wsal.training.checkpoints import CheckpointEveryRound
+from keras_wsal.training.checkpoints import (
+    CheckpointEveryRound,
+    checkpoint_steps,
+    remove_unfinished_checkpoints,
+    restore_newest_readable,
+)
 from keras_wsal.training.config import TrainConfig
 from keras_wsal.training.held_out import KeepBestOnHeldOut, split_held_out
 from keras_wsal.training.run_folder import (
@@ -33,6 +39,8 @@ from keras_wsal.training.run_folder import (
     LOG_DIR,
     MODEL_FILE,
     check_resumable,
+    remove_staging_leftovers,
+    run_folder_lock,
     save_atomically,
 )
 from keras_wsal.training.strategy import is_chief, make_strategy
@@ -79,6 +87,28 @@ def _build_for_fit(model, feature_dims: dict, num_classes: int) -> None:
     build_from_specs(model, (inputs, tf.TensorSpec([None, num_classes], tf.float32)))
 
 
+def _prepare_run_folder(out: Path, config: TrainConfig, total_steps: int, last_step: int) -> None:
+    """Check that `out` is new or holds this run with no more steps done than asked, remove what
+    a killed run left there, write the config, and remove a final model that training will
+    replace (so `model.keras` is never older than the newest checkpoint)."""
+    check_resumable(out, config.to_dict(), growable=("epochs", "steps"))
+    checkpoints = out / CHECKPOINT_DIR
+    done = checkpoint_steps(checkpoints)
+    if done and done[0][0] > last_step:
+        asked = (
+            f"--steps {config.steps}" if config.steps is not None else f"--epochs {config.epochs}"
+        )
+        raise DataError(
+            f"{out} has already trained {done[0][0]} steps and {asked} asks for {total_steps}: "
+            "give as many or more to continue it, or another --out for a new run"
+        )
+    remove_staging_leftovers(out)
+    remove_unfinished_checkpoints(checkpoints)
+    config.save(out)
+    if (out / MODEL_FILE).exists() and (not done or done[0][0] < last_step):
+        (out / MODEL_FILE).unlink()
+
+
 def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> TrainResult:
     """Train `config.model` on `config.data` and write the run folder `config.out`.
 
@@ -118,16 +148,22 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
         # The frame-supervised ceiling, the one model that reads segments (see SupervisedWSGN).
         load_features = loader_with_frame_labels(dataset, videos, FRAME_LABELS)
         input_dims[FRAME_LABELS] = len(dataset.classes)
-    if chief:
-        check_resumable(out, config.to_dict(), growable=("epochs", "steps"))
-        out.mkdir(parents=True, exist_ok=True)
-        config.save(out)
-        atomic_write_text(out / CLASSES_FILE, json.dumps(list(dataset.classes), indent=1) + "\n")
-
     steps_per_epoch = math.ceil(len(videos) / config.batch_size)
     checkpoint_every = config.checkpoint_every or steps_per_epoch
     total_steps = config.steps if config.steps is not None else config.epochs * steps_per_epoch
     rounds = math.ceil(total_steps / checkpoint_every)
+    # The chief holds the run folder's lock until training ends (released in `finally`).
+    lock = contextlib.ExitStack()
+    if chief:
+        lock.enter_context(run_folder_lock(out))
+        try:
+            _prepare_run_folder(out, config, total_steps, rounds * checkpoint_every)
+            atomic_write_text(
+                out / CLASSES_FILE, json.dumps(list(dataset.classes), indent=1) + "\n"
+            )
+        except BaseException:
+            lock.close()
+            raise
 
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.precision)
@@ -162,13 +198,12 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
                 # (tensorflow/tensorflow#72388); on [1] it gives the mean over the workers.
                 rank_one_step_logs(model)
             checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+            restored = restore_newest_readable(checkpoint, out / CHECKPOINT_DIR)
+            if restored:
+                logger.info("resuming from step %d", restored)
             manager = tf.train.CheckpointManager(
                 checkpoint, str((scratch or out) / CHECKPOINT_DIR), max_to_keep=2
             )
-            latest = tf.train.latest_checkpoint(str(out / CHECKPOINT_DIR))
-            if latest:
-                checkpoint.restore(latest).assert_existing_objects_matched()
-                logger.info("resuming from %s", latest)
         done = int(model.optimizer.iterations.numpy())
         initial_round = done // checkpoint_every
 
@@ -217,6 +252,7 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
         return TrainResult(out, model, steps, history, selection)
     finally:
         keras.config.set_dtype_policy(previous_policy)
+        lock.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
 

@@ -1,6 +1,15 @@
 """Video decoding, optical flow, folders of videos and synthetic test videos (feature extraction
 from them is `keras_wsal.extraction`)."""
 
+import os
+
+# FFmpeg inside OpenCV logs its own lines to stderr ("moov atom not found") for a video that
+# keras_wsal then reports itself, in one line; quiet it unless the user set a level. It is read
+# when cv2 loads its FFmpeg backend, so it is set before any module here imports cv2.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
+
 from keras_wsal.video.files import VIDEO_SUFFIXES, find_videos, shard_videos
 from keras_wsal.video.flow import (
     DEFAULT_BOUND,

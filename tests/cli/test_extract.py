@@ -117,3 +117,23 @@ def test_bad_input_is_one_line(streams, videos, tmp_path, capsys):
     for flag in (["--shard", "2/2"], ["--frame-size", "80"]):
         with pytest.raises(SystemExit):
             main(["extract", str(videos), dataset, *flag])
+
+
+def test_ffmpeg_log_lines_do_not_leak(tmp_path):
+    """A video FFmpeg cannot parse is one failure line, without FFmpeg's own "[mov,mp4 @ …]"."""
+    import subprocess
+    import sys
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_synthetic_video(videos / "good.avi", num_frames=20, size=(48, 40))
+    (videos / "broken.mp4").write_bytes(b"not a video " * 20)
+    done = subprocess.run(
+        [sys.executable, "-m", "keras_wsal.cli", "extract", str(videos), str(tmp_path / "ds"),
+         "--backbone", "mobilenet_v3_small", "--crop", "32", "--frame-size", "40x32", "--quiet"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1  # one video failed
+    lines = done.stderr.strip().splitlines()
+    assert lines == [line for line in lines if line.startswith("keras-wsal extract: ")], lines
+    assert any("broken" in line for line in lines)

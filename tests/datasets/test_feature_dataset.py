@@ -9,6 +9,7 @@ from dataset_helpers import indexed_features, write_indexed_dataset
 from keras_wsal.datasets import (
     FeatureDataset,
     GroundTruthSegment,
+    make_synthetic_dataset,
     weak_labels_from_names,
     write_annotations,
     write_dataset,
@@ -381,3 +382,24 @@ def test_write_dataset_rejects_inconsistent_input(tmp_path):
     with pytest.raises(DataError, match="feature_fps must be a positive finite number"):
         write_dataset(tmp_path, {"v": entry()}, {"v": one}, 0.0)
     assert not (tmp_path / "meta.json").exists() and not (tmp_path / "annotations.json").exists()
+
+
+@pytest.mark.parametrize("streams", [("features",), ("rgb", "flow")])
+def test_meta_needs_only_the_feature_rate(tmp_path, streams):
+    written = make_synthetic_dataset(
+        tmp_path / "d", num_classes=2, feature_dim=5, subsets={"train": 3}, streams=streams
+    )
+    meta = json.loads((written.root / "meta.json").read_text())
+    (written.root / "meta.json").write_text(json.dumps({"feature_fps": meta["feature_fps"]}))
+    derived = FeatureDataset(written.root)
+    assert derived.streams == written.streams == streams
+    assert derived.feature_dims == written.feature_dims == {s: 5 for s in streams}
+
+
+def test_meta_without_feature_dim_and_no_files_names_the_field(tmp_path):
+    written = make_synthetic_dataset(tmp_path / "d", num_classes=2, subsets={"train": 2})
+    for path in (written.root / "features").glob("*.npy"):
+        path.unlink()
+    (written.root / "meta.json").write_text(json.dumps({"feature_fps": 2.0}))
+    with pytest.raises(DataError, match='no field "feature_dim", and no feature file of stream'):
+        FeatureDataset(written.root)

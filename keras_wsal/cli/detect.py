@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from keras_wsal.cli._arguments import (
     add_detection_rule_arguments,
@@ -13,8 +14,13 @@ from keras_wsal.cli._arguments import (
 
 HELP = "detect actions in time with a trained model (ActivityNet result JSON)"
 DESCRIPTION = """\
-Run a trained model over every video of DATASET's subset and write its detections as
+Run a trained model over every video of DATASET's subset (--data, --subset), or over video files
+(VIDEOS: a video or a folder of videos), and write its detections as
 {"results": {VIDEO: [{"label", "score", "segment": [start_s, end_s]}]}}.
+
+On video files the run extracts the features it was trained on itself, with the settings that
+`keras-wsal extract` recorded (backbone, weights files, flow, snippet rate); a run trained on
+features made elsewhere (e.g. W-TALC's I3D) says so and how to pass a feature dataset instead.
 
 --rule default (the default) is the model's measured best rule: for WSGN, Naive, Supervised and
 UntrimmedNet, the class probabilities softmax(h_cls) smoothed over 3 snippets, classes whose
@@ -27,6 +33,7 @@ soft UntrimmedNet), "wsgn" (g ⊙ softmax(h_cls) >= 0.5 × the class maximum, se
 score max + 0.7 × top-k logit). Each option below overrides one setting of the chosen rule.
 
 examples:
+  keras-wsal detect my_videos/ --model runs/wsgn --out results.json --plot plots/
   keras-wsal detect --data thumos14 --subset test --model runs/wsgn --out runs/wsgn/test.json
   keras-wsal detect --data thumos14 --subset test --model runs/wsgn --out r.json --rule paper
   keras-wsal detect --data thumos14 --subset test --model runs/wsgn --out r.json \\
@@ -39,33 +46,72 @@ NEEDS_BACKEND = True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="the dataset folder")
-    parser.add_argument("--subset", required=True, help="the subset to detect on (e.g. test)")
+    parser.add_argument(
+        "videos", nargs="?", metavar="VIDEOS", help="a video file or a folder of videos"
+    )
+    parser.add_argument("--data", help="the dataset folder (instead of VIDEOS)")
+    parser.add_argument("--subset", help="the subset to detect on (e.g. test), with --data")
     parser.add_argument(
         "--model", required=True, help="a run folder of `keras-wsal train` or a .keras file"
     )
     parser.add_argument("--out", required=True, help="the result JSON to write")
     add_detection_rule_arguments(parser)
-    parser.add_argument("--batch-size", type=positive_int, default=1)
+    parser.add_argument("--batch-size", type=positive_int, default=1, help="videos per pass")
     parser.add_argument(
         "--save-snippets", metavar="DIR", default=None, help="also write DIR/VIDEO.npz"
     )
+    parser.add_argument(
+        "--plot", metavar="DIR", default=None, help="also draw DIR/VIDEO.png (timelines)"
+    )
+    parser.add_argument(
+        "--weights", default=None, help="VIDEOS: the spatial stream's weights (default: recorded)"
+    )
+    parser.add_argument(
+        "--flow-weights",
+        default=None,
+        help="VIDEOS: the temporal stream's weights (default: recorded)",
+    )
+    parser.add_argument(
+        "--skip-bad", action="store_true", help="VIDEOS: skip a video that cannot be decoded"
+    )
+
+
+def _check_source(args) -> None:
+    from keras_wsal.errors import DataError
+
+    if (args.videos is None) == (args.data is None):
+        raise DataError("give either VIDEOS (video files) or --data with --subset (features)")
+    if args.data is not None and args.subset is None:
+        raise DataError("--data needs --subset (the subset to detect on)")
+    if args.videos is not None and args.subset is not None:
+        raise DataError("--subset goes with --data, not with VIDEOS")
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from keras_wsal.datasets import FeatureDataset
-    from keras_wsal.errors import DataError
-    from keras_wsal.formats.snippet_outputs import save_snippet_outputs
-    from keras_wsal.inference import predict_videos, write_detection_results
-    from keras_wsal.training import load_run_model
     from keras_wsal.utils.atomic_files import check_output_location
 
+    _check_source(args)
     check_rule_arguments(args)
     check_output_location(args.out)
-    if args.save_snippets:
-        check_output_location(args.save_snippets, folder=True)
+    for folder in (args.save_snippets, args.plot):
+        if folder:
+            check_output_location(folder, folder=True)
+    found = _on_videos(args) if args.videos is not None else _on_dataset(args)
+    from keras_wsal.inference import write_detection_results
+
+    detections, rule_name = found
+    write_detection_results(args.out, detections)
+    total = sum(len(d) for d in detections.values())
+    print(f"{total} detections in {len(detections)} videos ({rule_name} rule) → {args.out}")
+    return 0
+
+
+def _on_dataset(args):
+    from keras_wsal.datasets import FeatureDataset
+    from keras_wsal.errors import DataError
+    from keras_wsal.inference import predict_videos
+    from keras_wsal.training import load_run_model
+
     dataset = FeatureDataset(args.data)
     model, classes = load_run_model(args.model)
     if classes is not None and list(classes) != list(dataset.classes):
@@ -75,16 +121,71 @@ def run(args) -> int:
     rule = rule_from_args(args, model)
     detections = {}
     for outputs in predict_videos(model, dataset, args.subset, batch_size=args.batch_size):
-        detections[outputs.video] = rule.detect(outputs, dataset.feature_fps, dataset.classes)
-        if args.save_snippets:
-            save_snippet_outputs(
-                Path(args.save_snippets) / f"{outputs.video}.npz",
-                outputs.snippet_scores,
-                outputs.selection,
-                dataset.feature_fps,
-                dataset.classes,
-            )
-    write_detection_results(args.out, detections)
-    total = sum(len(d) for d in detections.values())
-    print(f"{total} detections in {len(detections)} videos ({rule.name} rule) → {args.out}")
-    return 0
+        detections[outputs.video] = found = rule.detect(
+            outputs, dataset.feature_fps, dataset.classes
+        )
+        _save_extras(args, outputs, found, dataset.feature_fps, dataset.classes,
+                     dataset.duration(outputs.video))  # fmt: skip
+    return detections, rule.name
+
+
+def _on_videos(args):
+    from pathlib import Path
+
+    from keras_wsal.errors import VideoError
+    from keras_wsal.inference.video_detection import VideoDetector
+    from keras_wsal.video import find_videos
+
+    source = Path(args.videos)
+    if source.is_dir():
+        videos = find_videos(source)
+    elif source.is_file():
+        videos = {source.stem: source}
+    else:
+        raise VideoError(f"{source}: no such video file or folder")
+    detector = VideoDetector.from_run(args.model, args.weights, args.flow_weights)
+    rule = rule_from_args(args, detector.model)
+    detections = {}
+    for number, (video, path) in enumerate(videos.items(), start=1):
+        try:
+            outputs, duration = detector.outputs(video, path)
+        except VideoError as error:
+            if not args.skip_bad:
+                raise
+            print(f"keras-wsal detect: skipped {video}: {error}", file=sys.stderr)
+            continue
+        detections[video] = found = rule.detect(outputs, detector.feature_fps, detector.classes)
+        _save_extras(args, outputs, found, detector.feature_fps, detector.classes, duration)
+        print(f"[{number}/{len(videos)}] {video}: {len(found)} detections", flush=True)
+    return detections, rule.name
+
+
+def _save_extras(args, outputs, found, feature_fps, classes, duration) -> None:
+    """`--save-snippets` and `--plot` for one video."""
+    from pathlib import Path
+
+    if args.save_snippets:
+        from keras_wsal.formats.snippet_outputs import save_snippet_outputs
+
+        save_snippet_outputs(
+            Path(args.save_snippets) / f"{outputs.video}.npz",
+            outputs.snippet_scores,
+            outputs.selection,
+            feature_fps,
+            classes,
+        )
+    if args.plot:
+        from keras_wsal.plotting import plot_video
+
+        plot_video(
+            Path(args.plot) / f"{outputs.video}.png",
+            outputs.video,
+            [],
+            found,
+            outputs.snippet_scores,
+            outputs.selection,
+            feature_fps,
+            classes,
+            duration=duration,
+            title=Path(args.model).resolve().name,
+        )

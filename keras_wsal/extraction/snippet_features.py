@@ -250,9 +250,10 @@ def make_streams(
             input_shape=(settings.crop, settings.crop, channels),
             weights=stream_weights,
         )
+    # Absolute paths: `keras-wsal detect VIDEOS --model RUN` loads the same files again.
     description = {
-        "rgb_weights": Path(weights).name if weights is not None else None,
-        "flow_weights": Path(flow_weights).name if flow_weights is not None else None,
+        "rgb_weights": str(Path(weights).resolve()) if weights is not None else None,
+        "flow_weights": str(Path(flow_weights).resolve()) if flow_weights is not None else None,
     }
     if weights is None or flow_weights is None:
         description["random_init_seed"] = seed

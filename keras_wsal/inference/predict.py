@@ -53,6 +53,30 @@ def predict_videos(model, dataset, subset: str, batch_size: int = 1) -> Iterator
             )
 
 
+def predict_features(model, video: str, features: dict[str, np.ndarray]) -> VideoOutputs:
+    """Run `model.snippet_outputs` on one video's features `{stream: [T, D]}` (no dataset).
+
+    Raises:
+        DataError: the streams or feature sizes are not the model's.
+    """
+    dims = {stream: np.shape(array)[-1] for stream, array in features.items()}
+    if dims != dict(model.feature_dims):
+        raise DataError(f'video "{video}": features {dims}, the model takes {model.feature_dims}')
+    length = len(next(iter(features.values())))
+    inputs = {stream: np.asarray(array, np.float32)[None] for stream, array in features.items()}
+    inputs["mask"] = np.ones((1, length), bool)
+    outputs = {
+        k: np.asarray(v)[0] for k, v in model.snippet_outputs(inputs, training=False).items()
+    }
+    return VideoOutputs(
+        video,
+        outputs["video_scores"],
+        outputs["snippet_scores"],
+        outputs["selection"],
+        outputs["detection_scores"],
+    )
+
+
 def check_model_matches_dataset(model, dataset) -> None:
     """A DataError unless the model's streams, feature sizes and class count fit the dataset."""
     dims = getattr(model, "feature_dims", None)

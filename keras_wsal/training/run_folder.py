@@ -43,6 +43,8 @@ HISTORY_FILE = "history.json"
 CHECKPOINT_DIR = "checkpoints"
 LOG_DIR = "logs"
 LOCK_FILE = ".lock"
+# What the run's features are: rate, streams, sizes, and how `extract` made them (if it did).
+FEATURES_FILE = "features.json"
 # `save_atomically`'s staging folders inside a run folder: a kill can leave one behind.
 STAGING_PREFIX = ".staging-"
 
@@ -123,6 +125,36 @@ def save_atomically(out: Path, savers: Mapping[str, Callable[[Path], object]]) -
             staged = Path(temporary) / name
             save(staged)
             os.replace(staged, out / name)
+
+
+def save_feature_record(out: Path, meta: Mapping, dataset_root: Path) -> None:
+    """Write `out/features.json`: the dataset's feature rate, streams and sizes, and its
+    "extraction" record (backbone, weights, flow, snippet rate), so that the run can extract the
+    same features from new videos (`keras-wsal detect VIDEOS --model RUN`)."""
+    record = {
+        "dataset": str(dataset_root),
+        **{k: meta[k] for k in ("feature_fps", "streams", "feature_dim")},
+        "extraction": meta.get("extraction"),
+    }
+    atomic_write_text(out / FEATURES_FILE, json.dumps(record, indent=1) + "\n")
+
+
+def load_feature_record(run_dir: str | os.PathLike) -> dict:
+    """The run's `features.json` (see `save_feature_record`).
+
+    Raises:
+        DataError: no such file (a run trained before keras_wsal recorded it), or bad JSON.
+    """
+    path = Path(run_dir) / FEATURES_FILE
+    if not path.is_file():
+        raise DataError(
+            f"{path} not found: this run does not record how its features were made (train it "
+            "again with this keras_wsal, or run `keras-wsal extract` and pass --data)"
+        )
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path}: not valid JSON ({error})") from None
 
 
 def load_run_model(run_or_file: str | os.PathLike) -> tuple[keras.Model, list[str] | None]:

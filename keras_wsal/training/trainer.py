@@ -42,6 +42,7 @@ from keras_wsal.training.run_folder import (
     remove_staging_leftovers,
     run_folder_lock,
     save_atomically,
+    save_feature_record,
 )
 from keras_wsal.training.strategy import is_chief, make_strategy
 from keras_wsal.utils.atomic_files import atomic_write_text
@@ -161,6 +162,7 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
             atomic_write_text(
                 out / CLASSES_FILE, json.dumps(list(dataset.classes), indent=1) + "\n"
             )
+            save_feature_record(out, dataset.meta, dataset.root.resolve())
         except BaseException:
             lock.close()
             raise

@@ -35,7 +35,7 @@ setup(
         "tensorboard",
     ],
     extras_require={
-        "test": ["pytest", "torch==2.13.0", "ruff"],
+        "test": ["pytest", "torch==2.13.0", "jax[cpu]==0.10.2", "ruff"],
     },
     entry_points={"console_scripts": ["keras-wsal=keras_wsal.cli:main"]},
     license="Apache-2.0",

@@ -132,8 +132,10 @@ def _on_dataset(args):
 def _on_videos(args):
     from pathlib import Path
 
-    from keras_wsal.errors import VideoError
+    from keras_wsal.errors import DataError, VideoError
     from keras_wsal.inference.video_detection import VideoDetector
+    from keras_wsal.training import load_run_model
+    from keras_wsal.training.run_folder import load_feature_record
     from keras_wsal.video import find_videos
 
     source = Path(args.videos)
@@ -143,7 +145,15 @@ def _on_videos(args):
         videos = {source.stem: source}
     else:
         raise VideoError(f"{source}: no such video file or folder")
-    detector = VideoDetector.from_run(args.model, args.weights, args.flow_weights)
+    model, classes = load_run_model(args.model)
+    if classes is None:
+        raise DataError(f"{args.model}: no classes.json beside the model; pass a run folder")
+    record = load_feature_record(
+        Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent
+    )
+    detector = VideoDetector.build(
+        model, classes, record, args.weights, args.flow_weights, run_name=args.model
+    )
     rule = rule_from_args(args, detector.model)
     detections = {}
     for number, (video, path) in enumerate(videos.items(), start=1):

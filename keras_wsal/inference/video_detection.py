@@ -6,6 +6,7 @@ randomly initialised backbone. `VideoDetector.from_run` rebuilds that extractor;
 one video (streamed: a window of frames in memory, never the whole video), extracts its snippet
 features exactly as `extract` did, and runs the model on them. A run trained on features that
 keras_wsal did not extract (e.g. W-TALC's I3D features) is refused with what to do instead.
+(Reading the run folder is `keras_wsal.training`'s: `load_run_model`, `load_feature_record`.)
 """
 
 from __future__ import annotations
@@ -36,31 +37,38 @@ class VideoDetector:
     _streams: tuple
 
     @classmethod
-    def from_run(
+    def build(
         cls,
-        run_dir: str | os.PathLike,
+        model,
+        classes: list[str],
+        feature_record: dict,
         weights: str | os.PathLike | None = None,
         flow_weights: str | os.PathLike | None = None,
+        run_name: str = "the run",
     ) -> VideoDetector:
-        """The detector of the run `run_dir`; `weights`/`flow_weights` replace recorded files.
+        """The detector of `model`, trained on features described by `feature_record`.
+
+        `feature_record` is a run's `features.json`
+        (`keras_wsal.training.run_folder.load_feature_record`); `weights`/`flow_weights` replace
+        the weights files it names. For a run folder:
+
+            model, classes = load_run_model(run)
+            detector = VideoDetector.build(model, classes, load_feature_record(run))
 
         Raises:
-            DataError: the run lacks `features.json`, its features were not made by `extract`, or
-                a recorded weights file is gone and none is given instead.
+            DataError: the features were not made by `extract`, or a recorded weights file is
+                gone and none is given instead.
         """
         from keras_wsal.extraction import ExtractionSettings, make_streams
-        from keras_wsal.training.run_folder import load_feature_record, load_run_model
 
-        run_dir = Path(run_dir)
-        record = load_feature_record(run_dir)
-        extraction = record.get("extraction")
+        extraction = feature_record.get("extraction")
         if not extraction:
+            source = feature_record.get("dataset", "a dataset")
             raise DataError(
-                f"{run_dir}: its features come from {record.get('dataset', 'a dataset')}, which "
-                "`keras-wsal extract` did not make (e.g. imported I3D features), so they cannot be "
-                "made from videos here; extract them with the same network, write them as a "
-                "feature dataset and run `keras-wsal detect --data DATASET --subset SUBSET "
-                f"--model {run_dir}`"
+                f"{run_name}: its features come from {source}, which `keras-wsal extract` did not "
+                "make (e.g. imported I3D features), so they cannot be made from videos here; "
+                "extract them with the same network, write them as a feature dataset and run "
+                f"`keras-wsal detect --data DATASET --subset SUBSET --model {run_name}`"
             )
         fields = {f.name for f in dataclasses.fields(ExtractionSettings)}
         values = {k: v for k, v in extraction.items() if k in fields}
@@ -71,9 +79,6 @@ class VideoDetector:
         rgb_model, flow_model, _ = make_streams(
             settings, rgb_weights, flow_file, seed=int(extraction.get("random_init_seed", 0))
         )
-        model, classes = load_run_model(run_dir)
-        if classes is None:
-            raise DataError(f"{run_dir}: no classes.json; is this a keras-wsal run folder?")
         return cls(model, list(classes), settings, settings.feature_fps, (rgb_model, flow_model))
 
     def outputs(self, video: str, path: str | os.PathLike) -> tuple[VideoOutputs, float]:

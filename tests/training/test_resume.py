@@ -11,8 +11,9 @@ import pytest
 from training_helpers import NUM_VIDEOS, write_tiny_dataset
 
 from keras_wsal.cli import main
+from keras_wsal.datasets import FeatureDataset
 from keras_wsal.errors import DataError
-from keras_wsal.training import load_run_model
+from keras_wsal.training import load_run_model, run_feature_fps
 from keras_wsal.training.checkpoints import checkpoint_steps
 from keras_wsal.training.run_folder import CHECKPOINT_DIR, LOCK_FILE, MODEL_FILE
 
@@ -78,6 +79,7 @@ def test_every_spelling_of_the_run_folder_is_the_same_run(data_root, tmp_path, m
     assert _steps_done(run) == 4 * STEPS_PER_EPOCH
     saved = json.loads((run / "config.json").read_text())
     assert saved["data"] == str(data_root) and saved["out"] == str(run)
+    assert run_feature_fps("../runs/x") == FeatureDataset(data_root).feature_fps  # found from here
 
 
 def test_a_second_trainer_on_the_same_folder_is_refused(data_root, tmp_path, capsys):

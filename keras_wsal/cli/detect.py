@@ -43,6 +43,8 @@ examples:
 
 
 NEEDS_BACKEND = True
+# The pooling methods of `keras_wsal.inference.recognition.video_scores` (checked by a test).
+VIDEO_SCORE_METHODS = ("top_k", "attention", "model")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +76,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--skip-bad", action="store_true", help="VIDEOS: skip a video that cannot be decoded"
     )
+    parser.add_argument(
+        "--recognition",
+        choices=VIDEO_SCORE_METHODS,
+        default=None,
+        help="write video-level class scores (ActivityNet classification results) instead of "
+        "detections, pooled by top-k over snippets (UntrimmedNet's WSR), attention, or the "
+        "model's own video prediction",
+    )
+    parser.add_argument(
+        "--recognition-k", type=positive_int, default=20, help="k of --recognition top_k"
+    )
 
 
 def _check_source(args) -> None:
@@ -96,14 +109,41 @@ def run(args) -> int:
     for folder in (args.save_snippets, args.plot):
         if folder:
             check_output_location(folder, folder=True)
-    found = _on_videos(args) if args.videos is not None else _on_dataset(args)
+    detections, scores, classes, rule_name = (
+        _on_videos(args) if args.videos is not None else _on_dataset(args)
+    )
+    if args.recognition is not None:
+        import json
+
+        from keras_wsal.inference import recognition_results
+        from keras_wsal.utils.atomic_files import atomic_write_text
+
+        results = recognition_results(scores, classes)
+        atomic_write_text(args.out, json.dumps(results, indent=1) + "\n")
+        print(f"video scores ({args.recognition}) of {len(scores)} videos → {args.out}")
+        return 0
     from keras_wsal.inference import write_detection_results
 
-    detections, rule_name = found
     write_detection_results(args.out, detections)
     total = sum(len(d) for d in detections.values())
     print(f"{total} detections in {len(detections)} videos ({rule_name} rule) → {args.out}")
     return 0
+
+
+def _video_scores(args, outputs):
+    """`--recognition`: the video's class scores `[C]` by the chosen pooling, else None."""
+    if args.recognition is None:
+        return None
+    from keras_wsal.inference import video_scores
+
+    return video_scores(
+        outputs.snippet_scores,
+        outputs.selection,
+        outputs.video_scores,
+        method=args.recognition,
+        k=args.recognition_k,
+        video=outputs.video,
+    )
 
 
 def _on_dataset(args):
@@ -119,14 +159,15 @@ def _on_dataset(args):
             f"the model was trained on classes {classes}, dataset {args.data} has {dataset.classes}"
         )
     rule = rule_from_args(args, model)
-    detections = {}
+    detections, scores = {}, {}
     for outputs in predict_videos(model, dataset, args.subset, batch_size=args.batch_size):
+        scores[outputs.video] = _video_scores(args, outputs)
         detections[outputs.video] = found = rule.detect(
             outputs, dataset.feature_fps, dataset.classes
         )
         _save_extras(args, outputs, found, dataset.feature_fps, dataset.classes,
                      dataset.duration(outputs.video))  # fmt: skip
-    return detections, rule.name
+    return detections, scores, list(dataset.classes), rule.name
 
 
 def _on_videos(args):
@@ -155,7 +196,7 @@ def _on_videos(args):
         model, classes, record, args.weights, args.flow_weights, run_name=args.model
     )
     rule = rule_from_args(args, detector.model)
-    detections = {}
+    detections, scores = {}, {}
     for number, (video, path) in enumerate(videos.items(), start=1):
         try:
             outputs, duration = detector.outputs(video, path)
@@ -164,10 +205,11 @@ def _on_videos(args):
                 raise
             print(f"keras-wsal detect: skipped {video}: {error}", file=sys.stderr)
             continue
+        scores[video] = _video_scores(args, outputs)
         detections[video] = found = rule.detect(outputs, detector.feature_fps, detector.classes)
         _save_extras(args, outputs, found, detector.feature_fps, detector.classes, duration)
         print(f"[{number}/{len(videos)}] {video}: {len(found)} detections", flush=True)
-    return detections, rule.name
+    return detections, scores, detector.classes, rule.name
 
 
 def _save_extras(args, outputs, found, feature_fps, classes, duration) -> None:

@@ -14,7 +14,7 @@ from keras_wsal.evaluation.detection import (
     evaluate_detection,
 )
 
-HELP = "detection mAP of an ActivityNet result JSON (ActivityNet or THUMOS14 protocol)"
+HELP = "detection mAP (ActivityNet or THUMOS14 protocol) or recognition mAP and top-k of results"
 DESCRIPTION = """\
 Evaluate temporal detections (ActivityNet result JSON, as written by `keras-wsal detect`) against
 ActivityNet-style annotations, at several tIoU thresholds, the way the benchmarks' own code does:
@@ -25,11 +25,16 @@ ActivityNet-style annotations, at several tIoU thresholds, the way the benchmark
 
 The same detections score differently under the two; papers report both.
 
+--task recognition scores video-level results instead ({"results": {VIDEO: [{"label", "score"}]}},
+as `keras-wsal detect --recognition` writes them): video mAP (THUMOS's non-interpolated class AP)
+and ActivityNet's top-1 and top-3 hit rates.
+
 examples:
   keras-wsal evaluate --ground-truth DATA/annotations.json --predictions results.json --subset test
   keras-wsal evaluate --ground-truth annotations.json --predictions results.json \\
       --protocol thumos14 --tiou 0.3,0.4,0.5,0.6,0.7 --per-class
   keras-wsal evaluate --ground-truth annotations.json --predictions results.json --json > map.json
+  keras-wsal evaluate --ground-truth annotations.json --predictions scores.json --task recognition
 """
 
 
@@ -64,6 +69,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="matching and AP rules (default: activitynet)",
     )
     parser.add_argument(
+        "--task",
+        choices=("detection", "recognition"),
+        default="detection",
+        help="what the predictions are: temporal detections or video-level class scores",
+    )
+    parser.add_argument(
         "--per-class", action="store_true", help="also print each class's AP (table output)"
     )
     parser.add_argument(
@@ -76,6 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the table or the JSON object; warnings go to stderr."""
+    if args.task == "recognition":
+        return _run_recognition(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         evaluation = evaluate_detection(
@@ -107,6 +120,38 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'AP (%)':<{width}}  " + "  ".join(f"{t:>6.2f}" for t in evaluation.tiou))
         for label, values in evaluation.per_class_AP.items():
             print(f"{label:<{width}}  " + "  ".join(f"{100 * v:>6.2f}" for v in values))
+    return 0
+
+
+def _run_recognition(args: argparse.Namespace) -> int:
+    from keras_wsal.evaluation import evaluate_recognition, recognition_hit_rates
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        average = evaluate_recognition(args.ground_truth, args.predictions, subset=args.subset)
+        hits = recognition_hit_rates(args.ground_truth, args.predictions, (1, 3), args.subset)
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        print(f"keras-wsal evaluate: warning: {message}", file=sys.stderr)
+    if args.json:
+        payload = {
+            "task": "recognition",
+            "mAP": average.mAP,
+            "top1": hits[1],
+            "top3": hits[3],
+            "per_class_AP": average.per_class_AP,
+            "subset": args.subset,
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    where = "all videos" if args.subset is None else f"subset {args.subset}"
+    print(f"recognition, {where}: {len(average.per_class_AP)} classes")
+    print(f"video mAP (%)  {100 * average.mAP:.2f}")
+    print(f"top-1 (%)      {100 * hits[1]:.2f}")
+    print(f"top-3 (%)      {100 * hits[3]:.2f}")
+    if args.per_class:
+        width = max(len(label) for label in average.per_class_AP)
+        for label, value in average.per_class_AP.items():
+            print(f"{label:<{width}}  {100 * value:>6.2f}")
     return 0
 
 

@@ -47,7 +47,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--steps", type=positive_int, default=None, help="training steps; default: the recipe's"
     )
     parser.add_argument(
-        "--batch-size", type=positive_int, default=10, help="global batch size (videos)"
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        help="global batch size (videos per step); default: the recipe's",
+    )
+    parser.add_argument(
+        "--accumulation-steps",
+        type=positive_int,
+        default=None,
+        help="steps whose gradients make one update (an update sees batch size × this many "
+        "videos); default: the recipe's",
     )
     parser.add_argument(
         "--max-length",
@@ -120,6 +130,7 @@ def config_from_args(args):
         epochs=args.epochs,
         steps=args.steps,
         batch_size=args.batch_size,
+        accumulation_steps=args.accumulation_steps,
         max_length=args.max_length,
         precision=args.precision,
         norms=args.norms,
@@ -147,14 +158,20 @@ def run(args) -> int:
         config = config_from_args(args)
     except ValueError as error:
         raise DataError(str(error)) from None
+    batches = f"batches of {config.batch_size}" + (
+        f" × {config.accumulation_steps} accumulated" if config.accumulation_steps > 1 else ""
+    )
     print(
         f"training {config.model} (recipe {config.recipe!r}): {config.optimizer} at "
         f"{config.learning_rate:g}, "
         + (f"{config.steps} steps" if config.steps is not None else f"{config.epochs} epochs")
-        + f", dropout {config.dropout:g}, CASL {config.casl:g}, held out "
+        + f", {batches}, dropout {config.dropout:g}, CASL {config.casl:g}, held out "
         f"{config.validation_fraction:g}",
         flush=True,
     )
+    for field, (value, recipe_value) in config.recipe_overrides().items():
+        given = value if field == "length" else f"--{field.replace('_', '-')} {value}"
+        print(f"  {given} overrides the {config.recipe} recipe's {recipe_value}", flush=True)
     # A progress bar on a terminal; one line per round when the output goes to a file or a pipe.
     result = train(config, verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2))
     chosen = (

@@ -3,7 +3,8 @@
 - `evaluate_detection`: temporal detection mAP at several tIoU thresholds, under the
   "activitynet" protocol (ActivityNet's `eval_detection.py`) or the "thumos14" protocol (the
   THUMOS14 toolkit's `TH14evalDet.m`). The two differ by several points on the same detections.
-- `evaluate_recognition`: video-level recognition mAP (THUMOS classification AP).
+- `evaluate_recognition`: video-level recognition mAP (THUMOS classification AP);
+  `recognition_hit_rates`: ActivityNet's top-1 / top-3 hit rates.
 - `charades_localization_map`: Charades localisation mAP over 25 time points per video, with
   `sample_snippet_scores` to read per-snippet scores at those points.
 """
@@ -27,7 +28,7 @@ from keras_wsal.evaluation.detection import (
     UnknownVideoWarning,
     evaluate_detection,
 )
-from keras_wsal.evaluation.recognition import evaluate_recognition
+from keras_wsal.evaluation.recognition import evaluate_recognition, recognition_hit_rates
 from keras_wsal.evaluation.thumos14 import thumos14_average_precision
 from keras_wsal.evaluation.tiou import segment_tiou
 from keras_wsal.formats.annotations import (
@@ -60,6 +61,7 @@ __all__ = [
     "charades_time_points",
     "evaluate_detection",
     "evaluate_recognition",
+    "recognition_hit_rates",
     "interpolated_average_precision",
     "load_detection_results",
     "load_ground_truth",

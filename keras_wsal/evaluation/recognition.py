@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from keras_wsal.errors import DataError
 from keras_wsal.evaluation.average_precision import MeanAveragePrecision, mean_average_precision
 from keras_wsal.evaluation.detection import UnknownVideoWarning
 from keras_wsal.formats.annotations import load_ground_truth
@@ -42,6 +43,50 @@ def evaluate_recognition(
     Raises:
         DataError: a malformed annotation or result file, or an empty subset.
     """
+    labels, matrix, positives = _score_matrix(ground_truth, predictions, subset)
+    return mean_average_precision("recognition", labels, matrix, positives)
+
+
+def recognition_hit_rates(
+    ground_truth: JsonSource,
+    predictions: JsonSource,
+    top: tuple[int, ...] = (1, 3),
+    subset: str | None = None,
+) -> dict[int, float]:
+    """ActivityNet's classification hit@k ("top-1", "top-3" accuracy) of video-level scores.
+
+    For each video of the subset that has at least one label, its `k` labels of highest score
+    (ties: class order) are a hit when one of them is one of the video's labels; hit@k is the
+    share of hits. A video without predictions is a miss. Predictions for other videos are
+    ignored (an `UnknownVideoWarning`).
+
+    Returns:
+        `{k: hit rate in [0, 1]}`; NaN for every k when no video has a label.
+
+    Raises:
+        DataError: as `evaluate_recognition`, or a k < 1.
+    """
+    if any(not isinstance(k, int) or k < 1 for k in top):
+        raise DataError(f"top must hold integers >= 1; got {top!r}")
+    _, matrix, positives = _score_matrix(ground_truth, predictions, subset)
+    labelled = positives.any(axis=1)
+    if not labelled.any():
+        return {k: float("nan") for k in top}
+    # Stable descending order: equal scores keep class order, as `ranked_labels`.
+    order = np.argsort(-matrix[labelled], axis=1, kind="stable")
+    truth = positives[labelled]
+    rates = {}
+    for k in top:
+        best = order[:, :k]
+        hits = np.take_along_axis(truth, best, axis=1) & np.isfinite(
+            np.take_along_axis(matrix[labelled], best, axis=1)
+        )
+        rates[k] = float(hits.any(axis=1).mean())
+    return rates
+
+
+def _score_matrix(ground_truth: JsonSource, predictions: JsonSource, subset: str | None):
+    """(labels, scores `[V, C]` with -inf for a missing score, positives `[V, C]` bool)."""
     truth = load_ground_truth(ground_truth, subset)
     scores, name = load_recognition_results(predictions, truth.labels)
     unknown = [video for video in scores if video not in truth.videos]
@@ -50,7 +95,7 @@ def evaluate_recognition(
             f"{name}: predictions for {len(unknown)} videos that are not in "
             f"{truth.describe_subset()} of {truth.name} (first: {unknown[0]!r}) are ignored",
             UnknownVideoWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     labels = list(truth.classes)
     videos = list(truth.videos)
@@ -61,4 +106,4 @@ def evaluate_recognition(
     positives = np.array(
         [[label in truth.videos[video].labels for label in labels] for video in videos], dtype=bool
     ).reshape(len(videos), len(labels))
-    return mean_average_precision("recognition", labels, matrix, positives)
+    return labels, matrix, positives

@@ -12,6 +12,7 @@ import keras
 
 from keras_wsal.errors import DataError
 from keras_wsal.utils.atomic_files import atomic_write_text
+from keras_wsal.utils.keras_compat import steps_taken
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class CheckpointEveryRound(keras.callbacks.Callback):
             atomic_write_text(
                 self.history_path, json.dumps(kept + self.losses[-1:], indent=1) + "\n"
             )
-        self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
+        self.manager.save(checkpoint_number=steps_taken(self.model.optimizer))
 
 
 CHECKPOINT_PREFIX = "ckpt"

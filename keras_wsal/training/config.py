@@ -19,6 +19,18 @@ STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
 OPTIMIZERS = ("adam", "sgd")
 
 
+# The settings a recipe fills when they are not given (besides the training length).
+RECIPE_FIELDS = (
+    "optimizer",
+    "learning_rate",
+    "dropout",
+    "casl",
+    "validation_fraction",
+    "batch_size",
+    "accumulation_steps",
+)
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """What `keras_wsal.training.train` does, and what `keras-wsal train` saves as `config.json`.
@@ -37,7 +49,8 @@ class TrainConfig:
         recipe: "default" or "paper" (`keras_wsal.training.recipes`).
         epochs: passes over the training subset (when `steps` is None).
         steps: training steps in all (batches); overrides `epochs`.
-        batch_size: the global batch size (videos per step, over all replicas).
+        batch_size: the global batch size (videos per step, over all replicas); None: the
+            recipe's.
         max_length: the most snippets per training video (random crop); None keeps whole videos.
         precision: "float32", "mixed_float16" (with dynamic loss scaling) or "mixed_bfloat16".
         norms: WSGN's frame selection subset, e.g. ("zloc", "gloc", "sloc").
@@ -56,6 +69,8 @@ class TrainConfig:
         strategy: "auto", "default", "mirrored" or "multi-worker" (reads TF_CONFIG).
         jit_compile: XLA compilation of the train step ("auto", True or False).
         skip_bad: leave out videos with missing or bad feature files (logged and counted).
+        accumulation_steps: steps whose gradients are averaged into one update (an update then
+            sees `batch_size × accumulation_steps` videos); None: the recipe's.
     """
 
     data: str
@@ -65,7 +80,7 @@ class TrainConfig:
     recipe: str = "default"
     epochs: int | None = None
     steps: int | None = None
-    batch_size: int = 10
+    batch_size: int | None = None
     max_length: int | None = 750
     precision: str = "float32"
     norms: tuple[str, ...] = ("zloc", "gloc", "sloc")
@@ -82,6 +97,7 @@ class TrainConfig:
     strategy: str = "auto"
     jit_compile: str | bool = "auto"
     skip_bad: bool = False
+    accumulation_steps: int | None = None
 
     def __post_init__(self):
         from keras_wsal.models.wsgn import parse_norms  # Keras: not needed by `--help`
@@ -99,7 +115,7 @@ class TrainConfig:
         if self.model in MODEL_NAMES:
             recipe = recipe_for(self.model, self.recipe)
             given_length = self.epochs is not None or self.steps is not None
-            for field in ("optimizer", "learning_rate", "dropout", "casl", "validation_fraction"):
+            for field in RECIPE_FIELDS:
                 if getattr(self, field) is None:
                     setattr(self, field, getattr(recipe, field))
             if not given_length:
@@ -130,6 +146,8 @@ class TrainConfig:
             fail("validation_fraction", "a float in [0, 1)")
         if not is_int(self.batch_size) or self.batch_size < 1:
             fail("batch_size", "an int ≥ 1")
+        if not is_int(self.accumulation_steps) or self.accumulation_steps < 1:
+            fail("accumulation_steps", "an int ≥ 1")
         if self.max_length is not None and (not is_int(self.max_length) or self.max_length < 1):
             fail("max_length", "an int ≥ 1 or None")
         if self.checkpoint_every is not None and (
@@ -156,6 +174,23 @@ class TrainConfig:
             fail("jit_compile", "'auto', True or False")
         if not isinstance(self.skip_bad, bool):
             fail("skip_bad", "True or False")
+
+    def recipe_overrides(self) -> dict:
+        """{option: (value, the recipe's value)} of the settings that differ from the recipe's;
+        the training length is one entry, "length" ("80 epochs", "2000 steps")."""
+        recipe = recipe_for(self.model, self.recipe)
+        differing = {
+            field: (getattr(self, field), getattr(recipe, field))
+            for field in RECIPE_FIELDS
+            if getattr(self, field) != getattr(recipe, field)
+        }
+        length, recipe_length = (
+            _length(self.epochs, self.steps),
+            _length(recipe.epochs, recipe.steps),
+        )
+        if length != recipe_length:
+            differing["length"] = (length, recipe_length)
+        return differing
 
     def to_dict(self) -> dict:
         config = dataclasses.asdict(self)
@@ -188,3 +223,7 @@ class TrainConfig:
             return cls(**values)
         except (TypeError, ValueError) as error:
             raise DataError(f"{path}: {error}") from None
+
+
+def _length(epochs: int | None, steps: int | None) -> str:
+    return f"{steps} steps" if steps is not None else f"{epochs} epochs"

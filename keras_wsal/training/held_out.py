@@ -21,6 +21,7 @@ from keras_wsal.errors import DataError
 from keras_wsal.evaluation.average_precision import mean_average_precision
 from keras_wsal.inference.detection_rule import top_k_class_scores
 from keras_wsal.utils.atomic_files import atomic_write_text
+from keras_wsal.utils.keras_compat import steps_taken
 
 BEST_WEIGHTS_FILE = "best.weights.h5"
 SELECTION_FILE = "selection.json"
@@ -122,7 +123,7 @@ class KeepBestOnHeldOut(keras.callbacks.Callback):
         if score > self.best:
             self.best = score
             self.model.save_weights(self.out / BEST_WEIGHTS_FILE)
-            step = int(self.model.optimizer.iterations.numpy())
+            step = steps_taken(self.model.optimizer)
             atomic_write_text(
                 self.out / SELECTION_FILE,
                 json.dumps(

@@ -46,7 +46,7 @@ from keras_wsal.training.run_folder import (
 )
 from keras_wsal.training.strategy import is_chief, make_strategy
 from keras_wsal.utils.atomic_files import atomic_write_text
-from keras_wsal.utils.keras_compat import build_from_specs, rank_one_step_logs
+from keras_wsal.utils.keras_compat import build_from_specs, rank_one_step_logs, steps_taken
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +65,12 @@ class TrainResult:
 
 
 def _optimizer(config: TrainConfig):
+    accumulate = {}
+    if config.accumulation_steps > 1:
+        accumulate["gradient_accumulation_steps"] = config.accumulation_steps
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(config.learning_rate, momentum=0.9)
-    return keras.optimizers.Adam(config.learning_rate)
+        return keras.optimizers.SGD(config.learning_rate, momentum=0.9, **accumulate)
+    return keras.optimizers.Adam(config.learning_rate, **accumulate)
 
 
 def _build_for_fit(model, feature_dims: dict, num_classes: int) -> None:
@@ -206,7 +209,7 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
             manager = tf.train.CheckpointManager(
                 checkpoint, str((scratch or out) / CHECKPOINT_DIR), max_to_keep=2
             )
-        done = int(model.optimizer.iterations.numpy())
+        done = steps_taken(model.optimizer)
         initial_round = done // checkpoint_every
 
         def dataset_fn(input_context):
@@ -246,7 +249,7 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
                 shuffle=False,  # the pipeline shuffles
                 verbose=verbose,
             )
-        steps = int(model.optimizer.iterations.numpy())
+        steps = steps_taken(model.optimizer)
         selection = best.restore_best() if best is not None else None
         if chief:
             save_atomically(out, {MODEL_FILE: model.save})

@@ -6,7 +6,10 @@ keras_wsal's feature training works around two Keras 3 limitations under `tf.dis
 - `build_from_specs`: `Model._symbolic_build(data_batch=...)` builds the compiled loss and
   metrics from input specs, and `_maybe_symbolic_build` is replaced by a no-op so that `fit`
   does not build them again from a batch averaged over the replicas;
-- `rank_one_step_logs`: `Model.train_step` is wrapped so that its logs are `[1]` tensors.
+- `rank_one_step_logs`: `Model.train_step` is wrapped so that its logs are `[1]` tensors;
+
+and one of the optimizer: `steps_taken` reads `optimizer._iterations`, the count of training
+steps, which the public `iterations` divides by `gradient_accumulation_steps` (it counts updates).
 
 `KNOWN_KERAS` is the range of Keras versions these were written against; setup.py's upper
 bound on `keras` is its end, and `tests/utils/test_keras_compat.py` fails on a Keras outside it,
@@ -65,3 +68,18 @@ def rank_one_step_logs(model: keras.Model) -> None:
         return {name: tf.reshape(value, [1]) for name, value in train_step(data).items()}
 
     model.train_step = step
+
+
+def steps_taken(optimizer) -> int:
+    """The training steps (batches) `optimizer` has seen, accumulated or not.
+
+    With `gradient_accumulation_steps = A`, Keras' public `optimizer.iterations` counts updates
+    (steps // A); keras_wsal's step counter, checkpoint numbers and resume count steps.
+    """
+    counter = getattr(optimizer, "_iterations", None)
+    if counter is None:
+        raise RuntimeError(
+            f"Keras {keras.__version__} optimizers have no `_iterations` (the step counter "
+            "keras_wsal reads with gradient accumulation); install a Keras in KNOWN_KERAS"
+        )
+    return int(keras.ops.convert_to_numpy(counter))

@@ -337,3 +337,49 @@ def test_nan_features_stop_training_unless_skipped(data_root, tmp_path, capsys, 
     assert f"skipped 1 of {NUM_VIDEOS} videos" in caplog.text
     assert "trained naive for 2 steps" in capsys.readouterr().out
     assert (out / "model.keras").is_file()
+
+
+def test_the_wsgn_paper_recipe_is_the_papers_text():
+    # WSGN §4.2 ("Training details"): "a learning rate of 10−4 for ResNet34, and I3D ... trained
+    # for a maximum of 80 epochs. We use a batch size of 128 videos and 32 sub-batches and a
+    # weight decay of 0.0005"; §4.1: "a dropout rate of 0.8 for I3D networks".
+    config = TrainConfig(**{**BASE, "model": "wsgn"}, recipe="paper")
+    assert (config.learning_rate, config.epochs, config.weight_decay) == (1e-4, 80, 5e-4)
+    assert config.dropout == 0.8
+    assert config.accumulation_steps == 32
+    assert config.batch_size * config.accumulation_steps == 128
+    assert config.recipe_overrides() == {}
+
+
+def test_the_paper_recipe_round_trips_through_config_json(tmp_path):
+    config = TrainConfig(**{**BASE, "model": "wsgn"}, recipe="paper")
+    config.save(tmp_path)
+    assert TrainConfig.load(tmp_path) == config
+
+
+def test_an_explicit_flag_wins_over_the_recipe_and_is_said(data_root, tmp_path, capsys):
+    status = _train(
+        data_root, tmp_path / "run", "--model", "wsgn", "--recipe", "paper", "--batch-size", "8",
+        "--steps", "2", "--validation-fraction", "0",
+    )  # fmt: skip
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "batches of 8 × 32 accumulated" in printed
+    assert "--batch-size 8 overrides the paper recipe's 4" in printed
+    assert "2 steps overrides the paper recipe's 80 epochs" in printed
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (saved["batch_size"], saved["accumulation_steps"]) == (8, 32)
+
+
+def test_accumulated_steps_update_the_weights_once_per_accumulation(data_root, tmp_path):
+    from keras_wsal.training import train
+
+    config = TrainConfig(
+        data=str(data_root), subset="train", model="naive", out=str(tmp_path / "run"),
+        steps=3, batch_size=4, accumulation_steps=2, validation_fraction=0.0,
+    )  # fmt: skip
+    result = train(config, verbose=0)
+    optimizer = result.model.optimizer
+    assert optimizer.gradient_accumulation_steps == 2
+    assert int(optimizer.iterations.numpy()) == 2  # updates: 4 steps (2 rounds of 2) / 2
+    assert result.steps == 4  # steps count sub-batches

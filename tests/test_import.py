@@ -81,7 +81,7 @@ def test_help_shows_every_options_default():
     done = _python(_COMMAND_LINE, "train", "--help")
     text = " ".join(done.stdout.split())
     shown = (
-        "--batch-size BATCH_SIZE global batch size (videos) (default: 10)",
+        "--batch-size BATCH_SIZE global batch size (videos per step); default: the recipe's",
         "(default: float32)",
         "(default: zloc,gloc,sloc)",
         "(default: auto)",

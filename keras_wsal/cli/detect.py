@@ -87,6 +87,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--recognition-k", type=positive_int, default=20, help="k of --recognition top_k"
     )
+    parser.add_argument(
+        "--charades",
+        action="store_true",
+        help="write a Charades localisation submission instead of detections: each video's "
+        "snippet scores at its 25 time points (classes c000, c001, ... in order)",
+    )
 
 
 def _check_source(args) -> None:
@@ -109,9 +115,15 @@ def run(args) -> int:
     for folder in (args.save_snippets, args.plot):
         if folder:
             check_output_location(folder, folder=True)
-    detections, scores, classes, rule_name = (
+    detections, scores, points, classes, rule_name = (
         _on_videos(args) if args.videos is not None else _on_dataset(args)
     )
+    if args.charades:
+        from keras_wsal.formats.charades import write_charades_submission
+
+        write_charades_submission(args.out, points)
+        print(f"25 time points of {len(points)} videos (Charades submission) → {args.out}")
+        return 0
     if args.recognition is not None:
         import json
 
@@ -128,6 +140,23 @@ def run(args) -> int:
     total = sum(len(d) for d in detections.values())
     print(f"{total} detections in {len(detections)} videos ({rule_name} rule) → {args.out}")
     return 0
+
+
+def _charades_points(args, outputs, duration, feature_fps, classes):
+    """`--charades`: the snippet scores `[25, C]` at the video's Charades time points."""
+    if not args.charades:
+        return None
+    from keras_wsal.errors import DataError
+    from keras_wsal.evaluation import sample_snippet_scores
+    from keras_wsal.formats.charades import charades_class
+
+    expected = [charades_class(k) for k in range(len(classes))]
+    if list(classes) != expected:
+        raise DataError(
+            f"--charades: the model's classes must be Charades' {expected[:2]}... in order, got "
+            f"{list(classes)[:3]}..."
+        )
+    return sample_snippet_scores(outputs.snippet_scores, duration, feature_fps)
 
 
 def _video_scores(args, outputs):
@@ -159,15 +188,18 @@ def _on_dataset(args):
             f"the model was trained on classes {classes}, dataset {args.data} has {dataset.classes}"
         )
     rule = rule_from_args(args, model)
-    detections, scores = {}, {}
+    detections, scores, points = {}, {}, {}
     for outputs in predict_videos(model, dataset, args.subset, batch_size=args.batch_size):
         scores[outputs.video] = _video_scores(args, outputs)
+        points[outputs.video] = _charades_points(
+            args, outputs, dataset.duration(outputs.video), dataset.feature_fps, dataset.classes
+        )
         detections[outputs.video] = found = rule.detect(
             outputs, dataset.feature_fps, dataset.classes
         )
         _save_extras(args, outputs, found, dataset.feature_fps, dataset.classes,
                      dataset.duration(outputs.video))  # fmt: skip
-    return detections, scores, list(dataset.classes), rule.name
+    return detections, scores, points, list(dataset.classes), rule.name
 
 
 def _on_videos(args):
@@ -196,7 +228,7 @@ def _on_videos(args):
         model, classes, record, args.weights, args.flow_weights, run_name=args.model
     )
     rule = rule_from_args(args, detector.model)
-    detections, scores = {}, {}
+    detections, scores, points = {}, {}, {}
     for number, (video, path) in enumerate(videos.items(), start=1):
         try:
             outputs, duration = detector.outputs(video, path)
@@ -206,10 +238,13 @@ def _on_videos(args):
             print(f"keras-wsal detect: skipped {video}: {error}", file=sys.stderr)
             continue
         scores[video] = _video_scores(args, outputs)
+        points[video] = _charades_points(
+            args, outputs, duration, detector.feature_fps, detector.classes
+        )
         detections[video] = found = rule.detect(outputs, detector.feature_fps, detector.classes)
         _save_extras(args, outputs, found, detector.feature_fps, detector.classes, duration)
         print(f"[{number}/{len(videos)}] {video}: {len(found)} detections", flush=True)
-    return detections, scores, detector.classes, rule.name
+    return detections, scores, points, detector.classes, rule.name
 
 
 def _save_extras(args, outputs, found, feature_fps, classes, duration) -> None:

@@ -25,6 +25,10 @@ ActivityNet-style annotations, at several tIoU thresholds, the way the benchmark
 
 The same detections score differently under the two; papers report both.
 
+--protocol charades scores a Charades localisation submission (`VIDEO FRAME S_1 ... S_C` lines, 25
+time points per video, as `keras-wsal detect --charades` writes it) the way Charades_v1_localize.m
+does; the ground truth may be the Charades CSV itself (Charades_v1_test.csv).
+
 --task recognition scores video-level results instead ({"results": {VIDEO: [{"label", "score"}]}},
 as `keras-wsal detect --recognition` writes them): video mAP (THUMOS's non-interpolated class AP)
 and ActivityNet's top-1 and top-3 hit rates.
@@ -35,6 +39,8 @@ examples:
       --protocol thumos14 --tiou 0.3,0.4,0.5,0.6,0.7 --per-class
   keras-wsal evaluate --ground-truth annotations.json --predictions results.json --json > map.json
   keras-wsal evaluate --ground-truth annotations.json --predictions scores.json --task recognition
+  keras-wsal evaluate --ground-truth Charades_v1_test.csv --predictions points.txt \
+      --protocol charades
 """
 
 
@@ -64,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--protocol",
-        choices=PROTOCOLS,
+        choices=(*PROTOCOLS, "charades"),
         default="activitynet",
         help="matching and AP rules (default: activitynet)",
     )
@@ -89,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate and print the table or the JSON object; warnings go to stderr."""
     if args.task == "recognition":
         return _run_recognition(args)
+    if args.protocol == "charades":
+        return _run_charades(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         evaluation = evaluate_detection(
@@ -120,6 +128,38 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'AP (%)':<{width}}  " + "  ".join(f"{t:>6.2f}" for t in evaluation.tiou))
         for label, values in evaluation.per_class_AP.items():
             print(f"{label:<{width}}  " + "  ".join(f"{100 * v:>6.2f}" for v in values))
+    return 0
+
+
+def _run_charades(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from keras_wsal.evaluation import charades_localization_map
+    from keras_wsal.formats.charades import charades_annotations, read_charades_submission
+
+    ground_truth = args.ground_truth
+    if Path(ground_truth).suffix.lower() == ".csv":
+        ground_truth, skipped = charades_annotations(ground_truth, args.subset or "test")
+        if skipped:
+            print(
+                f"keras-wsal evaluate: warning: {args.ground_truth}: {skipped} actions end "
+                "before they start and are left out",
+                file=sys.stderr,
+            )
+    scores, classes = read_charades_submission(args.predictions)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = charades_localization_map(ground_truth, scores, classes, subset=args.subset)
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        print(f"keras-wsal evaluate: warning: {message}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"protocol": "charades", **result.to_dict()}, indent=2))
+        return 0
+    print(f"protocol charades (25 time points per video): {len(result.per_class_AP)} classes")
+    print(f"localisation mAP (%)  {100 * result.mAP:.2f}")
+    if args.per_class:
+        for label, value in result.per_class_AP.items():
+            print(f"{label}  {100 * value:>6.2f}")
     return 0
 
 

@@ -7,6 +7,7 @@
 | a feature dataset's folders and `.npy` files | `dataset_layout` |
 | detection and recognition results (ActivityNet's submission JSON) | `results` |
 | per-snippet outputs (`.npz`, `keras-wsal detect --save-snippets`) | `snippet_outputs` |
+| Charades' annotation CSV and localisation submission (`VIDEO FRAME S_1 ... S_C`) | `charades` |
 | the JSON reading and field checks they share, with one message style | `json_files` |
 """
 
@@ -22,16 +23,24 @@ from keras_wsal.formats.annotations import (
     subset_matches,
     videos_of_subset,
 )
+from keras_wsal.formats.charades import (
+    charades_annotations,
+    read_charades_submission,
+    write_charades_submission,
+)
 
 __all__ = [
     "AMBIGUOUS",
     "GroundTruth",
     "VideoGroundTruth",
     "VideoRecord",
+    "charades_annotations",
     "load_ground_truth",
     "parse_database",
     "parse_segments",
+    "read_charades_submission",
     "resolve_classes",
     "subset_matches",
     "videos_of_subset",
+    "write_charades_submission",
 ]

@@ -127,7 +127,8 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
 
     Raises:
         DataError: the dataset is missing or malformed, the training subset is empty or every
-            video in it is bad, or `config.out` holds a different run.
+            video in it is bad, `config.out` holds a different run, or gradient accumulation is
+            asked for under a strategy other than the default one.
     """
     import tensorflow as tf
 
@@ -136,6 +137,15 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
     from keras_wsal.datasets.pipeline import pad_length_to_multiple
 
     strategy = strategy or make_strategy(config.strategy)
+    if config.accumulation_steps > 1 and strategy is not tf.distribute.get_strategy():
+        # Keras 3's accumulated update is a cross-replica merge inside a conditional, which
+        # tf.distribute refuses ("merge_call called while defining a new graph").
+        raise DataError(
+            f"--accumulation-steps {config.accumulation_steps} does not work under a "
+            f"tf.distribute strategy ({type(strategy).__name__}) in Keras 3; give "
+            "--accumulation-steps 1 and the whole batch as --batch-size "
+            f"{config.batch_size * config.accumulation_steps}, which the replicas share"
+        )
     out = Path(config.out)
     chief = is_chief(strategy)
     dataset = FeatureDataset(config.data)

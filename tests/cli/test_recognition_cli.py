@@ -56,3 +56,62 @@ def test_recognition_scores_and_their_evaluation(run, tmp_path, capsys, method):
     )
     hits = recognition_hit_rates(ground_truth, scores_file, (1, 3), subset="test")
     assert (printed["top1"], printed["top3"]) == (pytest.approx(hits[1]), pytest.approx(hits[3]))
+
+
+def _as_charades(root):
+    """Rename the dataset's classes to Charades' c000, c001, ... (annotations and meta)."""
+    annotations = json.loads((root / "annotations.json").read_text())
+    meta = json.loads((root / "meta.json").read_text())
+    names = sorted(
+        {a["label"] for v in annotations["database"].values() for a in v["annotations"]}
+        - {"Ambiguous"}
+    )
+    rename = {name: f"c{index:03d}" for index, name in enumerate(names)}
+    for entry in annotations["database"].values():
+        for annotation in entry["annotations"]:
+            annotation["label"] = rename.get(annotation["label"], annotation["label"])
+    meta.pop("classes", None)
+    (root / "annotations.json").write_text(json.dumps(annotations))
+    (root / "meta.json").write_text(json.dumps(meta))
+
+
+def test_detect_writes_a_charades_submission_that_evaluates_as_the_library(tmp_path, capsys):
+    from keras_wsal.evaluation import charades_localization_map, sample_snippet_scores
+
+    data = make_synthetic_dataset(
+        tmp_path / "data", num_classes=3, feature_dim=8, subsets={"train": 6, "test": 4}, seed=2
+    )
+    _as_charades(data.root)
+    run_dir = tmp_path / "run"
+    assert main(["train", "--data", str(data.root), "--subset", "train", "--model", "wsgn",
+                 "--out", str(run_dir), "--steps", "2", "--validation-fraction", "0",
+                 "--quiet"]) == 0  # fmt: skip
+    points = tmp_path / "points.txt"
+    assert main(["detect", "--data", str(data.root), "--subset", "test", "--model",
+                 str(run_dir), "--out", str(points), "--charades"]) == 0  # fmt: skip
+    capsys.readouterr()
+    annotations = str(data.root / "annotations.json")
+    assert main(["evaluate", "--ground-truth", annotations, "--predictions", str(points),
+                 "--subset", "test", "--protocol", "charades", "--json"]) == 0  # fmt: skip
+    printed = json.loads(capsys.readouterr().out)
+    model, classes = load_run_model(run_dir)
+    dataset = FeatureDataset(data.root)
+    expected = charades_localization_map(
+        annotations,
+        {
+            o.video: sample_snippet_scores(
+                o.snippet_scores, dataset.duration(o.video), dataset.feature_fps
+            )
+            for o in predict_videos(model, dataset, "test")
+        },
+        classes,
+        subset="test",
+    )
+    assert printed["mAP"] == pytest.approx(expected.mAP, abs=1e-5)  # the file holds 6 digits
+
+
+def test_charades_needs_charades_classes(run, tmp_path, capsys):
+    data, out = run
+    assert main(["detect", "--data", str(data), "--subset", "test", "--model", str(out),
+                 "--out", str(tmp_path / "p.txt"), "--charades"]) == 2  # fmt: skip
+    assert "--charades: the model's classes must be Charades'" in capsys.readouterr().err

@@ -87,6 +87,7 @@ def _config(data_root, out, model) -> TrainConfig:
         dropout=0.0,
         checkpoint_every=1,  # round 1 is step 1: its logged loss is the first step's
         seed=SEED,
+        accumulation_steps=1,  # WSGN's paper recipe accumulates 32; strategies cannot (see train)
     )
 
 

@@ -383,3 +383,18 @@ def test_accumulated_steps_update_the_weights_once_per_accumulation(data_root, t
     assert optimizer.gradient_accumulation_steps == 2
     assert int(optimizer.iterations.numpy()) == 2  # updates: 4 steps (2 rounds of 2) / 2
     assert result.steps == 4  # steps count sub-batches
+
+
+def test_accumulation_under_a_strategy_is_refused_before_any_work(data_root, tmp_path):
+    import tensorflow as tf
+
+    from keras_wsal.training import train
+
+    config = TrainConfig(
+        data=str(data_root), subset="train", model="wsgn", out=str(tmp_path / "run"),
+        recipe="paper", steps=1,
+    )  # fmt: skip
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with pytest.raises(DataError, match="--accumulation-steps 32 does not work under a tf.distr"):
+        train(config, strategy=strategy, verbose=0)
+    assert not (tmp_path / "run").exists()

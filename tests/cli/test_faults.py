@@ -210,3 +210,22 @@ def test_random_backbones_are_seeded_and_recorded():
         not np.array_equal(x, y)
         for x, y in zip(first_rgb.get_weights(), other_rgb.get_weights(), strict=True)
     )
+
+
+def test_a_feature_file_without_read_permission_is_named_or_skipped(dataset, monkeypatch):
+    """`chmod 000` on a feature file (simulated: the tests may run as root, who reads anyway)."""
+    import keras_wsal.datasets.feature_dataset as module
+
+    video = dataset.videos("train")[2]
+    blocked = dataset.feature_paths(video)["features"]
+    real = module.read_npy_header
+
+    def read_npy_header(path):
+        if path == blocked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(module, "read_npy_header", read_npy_header)
+    with pytest.raises(DataError, match=f"cannot read feature file {blocked} \\(Permission denied"):
+        dataset.validate("train")
+    assert video not in dataset.validate("train", skip_bad=True)

@@ -121,3 +121,12 @@ def test_plot_errors(tmp_path):
     with pytest.raises(ValueError, match="need feature_fps and classes"):
         plot_video(tmp_path / "v.png", "v", [], [], scores, None, None, None)
     assert not any(tmp_path.iterdir())
+
+
+def test_the_title_names_what_made_the_detections(tmp_path):
+    scores, selection = _curves()
+    svg = plot_video(
+        tmp_path / "t.svg", "v", GROUND_TRUTH, DETECTIONS, scores, selection, 4.0, ["A", "B"],
+        title="runs/wsgn (wsgn rule)",
+    )  # fmt: skip
+    assert "v · runs/wsgn (wsgn rule)" in svg.read_text()

@@ -37,17 +37,9 @@ def untrimmednet_detections(
     Returns:
         The detections, as `detect_segments`.
     """
-    rule = DetectionRule.named("untrimmednet")
-    changes = {"post": rule.post if post is None else post}
-    if attention_threshold is not None:
-        changes["attention_threshold"] = attention_threshold
-    if score_threshold is not None:
-        changes["thresholds"] = score_threshold
-    return dataclasses.replace(rule, **changes).detect(
-        _ArrayOutputs(video, video_scores, snippet_scores, selection, snippet_scores),
-        feature_fps,
-        classes,
-    )
+    changes = {"attention_threshold": attention_threshold, "thresholds": score_threshold}
+    outputs = _ArrayOutputs(video, video_scores, snippet_scores, selection, snippet_scores)
+    return _named_rule_on("untrimmednet", post, changes, outputs, feature_fps, classes)
 
 
 def wsgn_detections(
@@ -71,16 +63,18 @@ def wsgn_detections(
     Returns:
         The detections, as `detect_segments`.
     """
-    rule = DetectionRule.named("wsgn")
-    changes = {"post": rule.post if post is None else post}
-    if thresholds is not None:
-        changes["thresholds"] = thresholds
-    if relative is not None:
-        changes["threshold_mode"] = "relative" if relative else "absolute"
-    return dataclasses.replace(rule, **changes).detect(
-        _ArrayOutputs(video, video_scores, detection_scores, None, detection_scores),
-        feature_fps,
-        classes,
+    mode = None if relative is None else ("relative" if relative else "absolute")
+    changes = {"thresholds": thresholds, "threshold_mode": mode}
+    outputs = _ArrayOutputs(video, video_scores, detection_scores, None, detection_scores)
+    return _named_rule_on("wsgn", post, changes, outputs, feature_fps, classes)
+
+
+def _named_rule_on(name, post, changes, outputs, feature_fps, classes) -> list[dict]:
+    """`DetectionRule.named(name)` with `post` and the non-None `changes`, on `outputs`."""
+    rule = DetectionRule.named(name)
+    given = {key: value for key, value in changes.items() if value is not None}
+    return dataclasses.replace(rule, post=rule.post if post is None else post, **given).detect(
+        outputs, feature_fps, classes
     )
 
 

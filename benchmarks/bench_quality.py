@@ -61,6 +61,14 @@ ROWS = {
         "paper",
     ),
     "wtalc-paper": ("W-TALC, --recipe paper", "wtalc", ["--recipe", "paper"], "paper"),
+    # The default rows again under bfloat16 mixed precision (issue 13: "auto" precision).
+    "naive-bf16": ("Naive, mixed_bfloat16", "naive", ["--precision", "mixed_bfloat16"], "default"),
+    "wsgn-bf16": (
+        "WSGN complete, mixed_bfloat16",
+        "wsgn",
+        ["--precision", "mixed_bfloat16"],
+        "default",
+    ),
 }
 
 

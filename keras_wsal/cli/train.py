@@ -28,7 +28,8 @@ NEEDS_BACKEND = True
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from keras_wsal.models import MODEL_NAMES
-    from keras_wsal.training.config import OPTIMIZERS, PRECISIONS, STRATEGIES
+    from keras_wsal.training.config import OPTIMIZERS, STRATEGIES
+    from keras_wsal.training.precision import PRECISIONS
     from keras_wsal.training.recipes import RECIPE_NAMES
 
     parser.add_argument("--data", required=True, help="the dataset folder")
@@ -65,7 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=750,
         help="snippets per training video (none = all)",
     )
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="auto: mixed_float16 on GPUs with tensor cores, mixed_bfloat16 on CPUs with "
+        "bfloat16 instructions, else float32 (the choice is printed and saved)",
+    )
     parser.add_argument("--norms", default="zloc,gloc,sloc", help="WSGN's frame selection subset")
     parser.add_argument(
         "--casl",
@@ -151,13 +158,20 @@ def config_from_args(args):
 
 
 def run(args) -> int:
+    import dataclasses
+
     from keras_wsal.errors import DataError
     from keras_wsal.training import train
+    from keras_wsal.training.precision import resolve_precision
 
     try:
         config = config_from_args(args)
     except ValueError as error:
         raise DataError(str(error)) from None
+    precision, why = resolve_precision(config.precision)
+    if precision != config.precision:
+        print(f"precision {config.precision}: {precision}, for {why}", flush=True)
+        config = dataclasses.replace(config, precision=precision)
     batches = f"batches of {config.batch_size}" + (
         f" × {config.accumulation_steps} accumulated" if config.accumulation_steps > 1 else ""
     )

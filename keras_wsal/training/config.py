@@ -10,11 +10,11 @@ from pathlib import Path
 
 from keras_wsal.errors import DataError
 from keras_wsal.models.names import MODEL_NAMES
+from keras_wsal.training.precision import PRECISIONS
 from keras_wsal.training.recipes import RECIPE_NAMES, recipe_for
 from keras_wsal.training.run_folder import CONFIG_FILE, save_config
 from keras_wsal.utils.arguments import is_int, is_real
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -52,7 +52,9 @@ class TrainConfig:
         batch_size: the global batch size (videos per step, over all replicas); None: the
             recipe's.
         max_length: the most snippets per training video (random crop); None keeps whole videos.
-        precision: "float32", "mixed_float16" (with dynamic loss scaling) or "mixed_bfloat16".
+        precision: "auto" (resolved by `train` to the fastest policy of the machine and saved as
+            chosen; `keras_wsal.training.precision`), "float32", "mixed_float16" (with dynamic
+            loss scaling) or "mixed_bfloat16".
         norms: WSGN's frame selection subset, e.g. ("zloc", "gloc", "sloc").
         casl: weight of W-TALC's co-activity similarity loss (0 = off).
         seed: seeds weights, shuffling and crops.

@@ -32,6 +32,7 @@ from keras_wsal.training.checkpoints import (
 )
 from keras_wsal.training.config import TrainConfig
 from keras_wsal.training.held_out import KeepBestOnHeldOut, split_held_out
+from keras_wsal.training.precision import resolve_precision
 from keras_wsal.training.run_folder import (
     CHECKPOINT_DIR,
     CLASSES_FILE,
@@ -136,6 +137,10 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
     from keras_wsal.datasets.frame_labels import loader_with_frame_labels
     from keras_wsal.datasets.pipeline import pad_length_to_multiple
 
+    precision, why = resolve_precision(config.precision)
+    if precision != config.precision:  # "auto": the run records the policy it chose
+        logger.info("precision %s: %s (%s)", config.precision, precision, why)
+        config = dataclasses.replace(config, precision=precision)
     strategy = strategy or make_strategy(config.strategy)
     if config.accumulation_steps > 1 and strategy is not tf.distribute.get_strategy():
         # Keras 3's accumulated update is a cross-replica merge inside a conditional, which

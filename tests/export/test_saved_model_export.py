@@ -340,13 +340,14 @@ def test_class_names_travel_as_signature_and_asset(exported, loaded):
     )
 
 
-def test_mixed_float16_model_exports_float32_outputs(tmp_path):
-    keras.config.set_dtype_policy("mixed_float16")
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_a_mixed_precision_model_exports_float32_signatures(tmp_path, policy):
+    keras.config.set_dtype_policy(policy)
     model = build_model("wsgn", 3, 8)
     features = np.random.default_rng(0).normal(size=(2, 6, 8)).astype(np.float32)
     model({"features": features})
     keras.config.set_dtype_policy("float32")
-    assert model.compute_dtype == "float16"
+    assert model.compute_dtype == policy.removeprefix("mixed_")
     version_dir = export_saved_model(
         model, tmp_path / "mixed", classes=["a", "b", "c"], feature_fps=1.0
     )
@@ -357,7 +358,7 @@ def test_mixed_float16_model_exports_float32_outputs(tmp_path):
     for name in SNIPPET_OUTPUTS:
         assert served[name].dtype == tf.float32
         np.testing.assert_allclose(served[name].numpy(), expected[name], rtol=1e-3, atol=1e-4)
-    assert "float16" not in describe_signatures(version_dir)
+    assert "float16" not in describe_signatures(version_dir)  # nor bfloat16
 
 
 # -- bad input ------------------------------------------------------------------------------------

@@ -145,26 +145,36 @@ def outer_inner_score(curve: np.ndarray, start: int, end: int, outer_ratio: floa
     return inner - (float(np.mean(outer)) if outer.size else 0.0)
 
 
-def temporal_nms(segments: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
+def temporal_nms(
+    segments: np.ndarray, scores: np.ndarray, threshold: float, max_keep: int | None = None
+) -> np.ndarray:
     """Greedy temporal non-maximum suppression.
 
     Visit segments by decreasing score (equal scores: input order); keep one unless its tIoU with
-    an already kept segment is > `threshold`.
+    an already kept segment is > `threshold`; stop once `max_keep` are kept (the first `max_keep`
+    kept do not depend on the later ones). Each kept segment is compared with all N at once, so
+    the cost is O(N · K) for K kept, never an N x N matrix.
 
     Args:
         segments: float `[N, 2]`.
         scores: float `[N]`.
         threshold: tIoU above which a lower-scored segment is suppressed.
+        max_keep: the most segments to keep (None: no limit).
 
     Returns:
         int `[K]` indices of the kept segments, highest score first.
     """
+    segments = np.asarray(segments, dtype=np.float64).reshape(-1, 2)
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-    tiou = segment_tiou(segments, segments)
+    suppressed = np.zeros(len(segments), dtype=bool)
     kept: list[int] = []
     for index in order:
-        if all(tiou[index, other] <= threshold for other in kept):
-            kept.append(int(index))
+        if suppressed[index]:
+            continue
+        kept.append(int(index))
+        if max_keep is not None and len(kept) >= max_keep:
+            break
+        suppressed |= segment_tiou(segments[index : index + 1], segments)[0] > threshold
     return np.array(kept, dtype=np.int64)
 
 
@@ -246,7 +256,8 @@ def detect_segments(
             score = _segment_score(scores[:, class_index], start, end, post, video_score)
             found[(class_index, start, end)] = score
     if post.nms_threshold is not None:
-        found = _suppress(found, post.nms_threshold)
+        # Per class, the first max_detections kept are all the global cap can take from it.
+        found = _suppress(found, post.nms_threshold, post.max_detections)
     ranked = sorted(sorted(found), key=lambda key: -found[key])[: post.max_detections]
     return [
         {
@@ -280,6 +291,7 @@ def _class_segments(
     if mode == "relative" and peak <= 0:
         return []
     runs: list[tuple[int, int]] = []
+    seen: set[tuple[int, int]] = set()  # `runs` keeps the order; the set makes the check O(1)
     for level in levels:
         if mode == "relative":
             cut = level * peak
@@ -289,7 +301,8 @@ def _class_segments(
             cut = level
         active = (curve >= cut) & allowed
         for start, end in group_snippets(active):
-            if end - start >= min_snippets and (start, end) not in runs:
+            if end - start >= min_snippets and (start, end) not in seen:
+                seen.add((start, end))
                 runs.append((start, end))
     return runs
 
@@ -310,13 +323,18 @@ def _segment_score(
     return score
 
 
-def _suppress(found: dict[tuple[int, int, int], float], threshold: float) -> dict:
-    """`temporal_nms` per class over `{(class, start, end): score}`."""
+def _suppress(
+    found: dict[tuple[int, int, int], float], threshold: float, max_keep: int | None
+) -> dict:
+    """`temporal_nms` per class over `{(class, start, end): score}`, at most `max_keep` each."""
+    by_class: dict[int, list] = {}
+    for key in sorted(found):
+        by_class.setdefault(key[0], []).append(key)
     kept = {}
-    for class_index in sorted({key[0] for key in found}):
-        keys = sorted(key for key in found if key[0] == class_index)
+    for keys in by_class.values():
         spans = np.array([[start, end] for _, start, end in keys], dtype=np.float64)
-        for index in temporal_nms(spans, np.array([found[key] for key in keys]), threshold):
+        scores = np.array([found[key] for key in keys])
+        for index in temporal_nms(spans, scores, threshold, max_keep):
             kept[keys[index]] = found[keys[index]]
     return kept
 

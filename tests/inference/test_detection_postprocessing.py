@@ -8,6 +8,7 @@ import pytest
 from keras_wsal.errors import DataError
 from keras_wsal.evaluation import evaluate_detection
 from keras_wsal.inference import (
+    DetectionRule,
     PostProcessing,
     detect_segments,
     detection_results,
@@ -204,3 +205,59 @@ def test_result_file_is_written_atomically_and_evaluates(tmp_path):
 def test_detection_results_rejects_start_after_end():
     with pytest.raises(DataError, match="video 'v', detection 0"):
         detection_results({"v": [{"label": "A", "score": 0.5, "segment": [2.0, 1.0]}]})
+
+
+def _brute_force_nms(segments, scores, threshold):
+    """The textbook greedy NMS over the full pairwise tIoU matrix (an independent reference)."""
+    from keras_wsal.evaluation.tiou import segment_tiou as pairwise
+
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    overlap = pairwise(segments, segments)
+    kept = []
+    for i in order:
+        if all(overlap[i, j] <= threshold for j in kept):
+            kept.append(i)
+    return kept
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nms_equals_the_pairwise_reference_and_max_keep_is_its_prefix(seed):
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, 200, size=300)
+    segments = np.stack([starts, starts + rng.integers(1, 30, size=300)], axis=1).astype(float)
+    scores = np.round(rng.random(300), 2)  # rounded: many equal scores, kept in input order
+    reference = _brute_force_nms(segments, scores, 0.3)
+    assert temporal_nms(segments, scores, 0.3).tolist() == reference
+    assert temporal_nms(segments, scores, 0.3, max_keep=7).tolist() == reference[:7]
+
+
+def test_detection_time_is_linear_in_the_number_of_segments():
+    """No quadratic step: 4 times the snippets (of noise: thousands of segments) must not take
+    much more than 4 times as long. A ratio of counts of work, not a timing: the NMS visits each
+    segment against the kept ones only, so its tIoU evaluations are bounded by N · K."""
+    from keras_wsal.inference import detection
+
+    calls = []
+    real = detection.segment_tiou
+
+    def counting(a, b):
+        calls.append(len(np.atleast_2d(a)) * len(np.atleast_2d(b)))
+        return real(a, b)
+
+    rule = DetectionRule.named("default")
+    counts = []
+    for length in (1000, 4000):
+        scores = np.random.default_rng(0).random((length, 3))
+        calls.clear()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(detection, "segment_tiou", counting)
+            _detect_outputs(rule, scores)
+        counts.append(sum(calls))
+    assert counts[1] <= 5 * counts[0], counts  # quadratic would be 16x
+
+
+def _detect_outputs(rule, scores):
+    from keras_wsal.inference.predict import VideoOutputs
+
+    outputs = VideoOutputs("v", scores.mean(0), scores, np.ones_like(scores), scores)
+    return rule.detect(outputs, 1.0, ["a", "b", "c"][: scores.shape[1]])

@@ -11,6 +11,7 @@ from keras_wsal.cli._arguments import (
     positive_int,
     rule_from_args,
 )
+from keras_wsal.inference.recognition import VIDEO_SCORE_METHODS  # NumPy only: fine for --help
 
 HELP = "detect actions in time with a trained model (ActivityNet result JSON)"
 DESCRIPTION = """\
@@ -43,8 +44,6 @@ examples:
 
 
 NEEDS_BACKEND = True
-# The pooling methods of `keras_wsal.inference.recognition.video_scores` (checked by a test).
-VIDEO_SCORE_METHODS = ("top_k", "attention", "model")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -115,16 +114,31 @@ def run(args) -> int:
     for folder in (args.save_snippets, args.plot):
         if folder:
             check_output_location(folder, folder=True)
-    detections, scores, points, classes, rule_name = (
-        _on_videos(args) if args.videos is not None else _on_dataset(args)
+    videos, total, feature_fps, classes, rule = (
+        _from_videos(args) if args.videos is not None else _from_dataset(args)
     )
+    if args.charades:
+        _check_charades_classes(classes)
+    detections, scores, points = {}, {}, {}
+    for number, (outputs, duration) in enumerate(videos, start=1):
+        video = outputs.video
+        if args.charades:
+            points[video] = _charades_points(outputs, duration, feature_fps)
+        elif args.recognition is not None:
+            scores[video] = _video_scores(args, outputs)
+        found = None
+        if args.plot or not (args.charades or args.recognition):
+            found = detections[video] = rule.detect(outputs, feature_fps, classes)
+        _save_extras(args, outputs, found, feature_fps, classes, duration)
+        if total is not None:
+            done = "" if found is None else f": {len(found)} detections"
+            print(f"[{number}/{total}] {video}{done}", flush=True)
     if args.charades:
         from keras_wsal.formats.charades import write_charades_submission
 
         write_charades_submission(args.out, points)
         print(f"25 time points of {len(points)} videos (Charades submission) → {args.out}")
-        return 0
-    if args.recognition is not None:
+    elif args.recognition is not None:
         import json
 
         from keras_wsal.inference import recognition_results
@@ -133,21 +147,17 @@ def run(args) -> int:
         results = recognition_results(scores, classes)
         atomic_write_text(args.out, json.dumps(results, indent=1) + "\n")
         print(f"video scores ({args.recognition}) of {len(scores)} videos → {args.out}")
-        return 0
-    from keras_wsal.inference import write_detection_results
+    else:
+        from keras_wsal.inference import write_detection_results
 
-    write_detection_results(args.out, detections)
-    total = sum(len(d) for d in detections.values())
-    print(f"{total} detections in {len(detections)} videos ({rule_name} rule) → {args.out}")
+        write_detection_results(args.out, detections)
+        count = sum(len(d) for d in detections.values())
+        print(f"{count} detections in {len(detections)} videos ({rule.name} rule) → {args.out}")
     return 0
 
 
-def _charades_points(args, outputs, duration, feature_fps, classes):
-    """`--charades`: the snippet scores `[25, C]` at the video's Charades time points."""
-    if not args.charades:
-        return None
+def _check_charades_classes(classes) -> None:
     from keras_wsal.errors import DataError
-    from keras_wsal.evaluation import sample_snippet_scores
     from keras_wsal.formats.charades import charades_class
 
     expected = [charades_class(k) for k in range(len(classes))]
@@ -156,13 +166,17 @@ def _charades_points(args, outputs, duration, feature_fps, classes):
             f"--charades: the model's classes must be Charades' {expected[:2]}... in order, got "
             f"{list(classes)[:3]}..."
         )
+
+
+def _charades_points(outputs, duration, feature_fps):
+    """`--charades`: the snippet scores `[25, C]` at the video's Charades time points."""
+    from keras_wsal.evaluation import sample_snippet_scores
+
     return sample_snippet_scores(outputs.snippet_scores, duration, feature_fps)
 
 
 def _video_scores(args, outputs):
-    """`--recognition`: the video's class scores `[C]` by the chosen pooling, else None."""
-    if args.recognition is None:
-        return None
+    """`--recognition`: the video's class scores `[C]` by the chosen pooling."""
     from keras_wsal.inference import video_scores
 
     return video_scores(
@@ -175,7 +189,8 @@ def _video_scores(args, outputs):
     )
 
 
-def _on_dataset(args):
+def _from_dataset(args):
+    """(iterator of (outputs, duration), None, feature rate, classes, rule) of `--data`."""
     from keras_wsal.datasets import FeatureDataset
     from keras_wsal.errors import DataError
     from keras_wsal.inference import predict_videos
@@ -187,22 +202,16 @@ def _on_dataset(args):
         raise DataError(
             f"the model was trained on classes {classes}, dataset {args.data} has {dataset.classes}"
         )
-    rule = rule_from_args(args, model)
-    detections, scores, points = {}, {}, {}
-    for outputs in predict_videos(model, dataset, args.subset, batch_size=args.batch_size):
-        scores[outputs.video] = _video_scores(args, outputs)
-        points[outputs.video] = _charades_points(
-            args, outputs, dataset.duration(outputs.video), dataset.feature_fps, dataset.classes
-        )
-        detections[outputs.video] = found = rule.detect(
-            outputs, dataset.feature_fps, dataset.classes
-        )
-        _save_extras(args, outputs, found, dataset.feature_fps, dataset.classes,
-                     dataset.duration(outputs.video))  # fmt: skip
-    return detections, scores, points, list(dataset.classes), rule.name
+    videos = (
+        (outputs, dataset.duration(outputs.video))
+        for outputs in predict_videos(model, dataset, args.subset, batch_size=args.batch_size)
+    )
+    return videos, None, dataset.feature_fps, list(dataset.classes), rule_from_args(args, model)
 
 
-def _on_videos(args):
+def _from_videos(args):
+    """(iterator of (outputs, duration), count, feature rate, classes, rule) of VIDEOS: the
+    run's own feature extraction on each file; `--skip-bad` skips a video that cannot be read."""
     from pathlib import Path
 
     from keras_wsal.errors import DataError, VideoError
@@ -213,38 +222,31 @@ def _on_videos(args):
 
     source = Path(args.videos)
     if source.is_dir():
-        videos = find_videos(source)
+        files = find_videos(source)
     elif source.is_file():
-        videos = {source.stem: source}
+        files = {source.stem: source}
     else:
         raise VideoError(f"{source}: no such video file or folder")
     model, classes = load_run_model(args.model)
     if classes is None:
         raise DataError(f"{args.model}: no classes.json beside the model; pass a run folder")
-    record = load_feature_record(
-        Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent
-    )
+    run = Path(args.model)
+    record = load_feature_record(run if run.is_dir() else run.parent)
     detector = VideoDetector.build(
         model, classes, record, args.weights, args.flow_weights, run_name=args.model
     )
+
+    def videos():
+        for video, path in files.items():
+            try:
+                yield detector.outputs(video, path)
+            except VideoError as error:
+                if not args.skip_bad:
+                    raise
+                print(f"keras-wsal detect: skipped {video}: {error}", file=sys.stderr)
+
     rule = rule_from_args(args, detector.model)
-    detections, scores, points = {}, {}, {}
-    for number, (video, path) in enumerate(videos.items(), start=1):
-        try:
-            outputs, duration = detector.outputs(video, path)
-        except VideoError as error:
-            if not args.skip_bad:
-                raise
-            print(f"keras-wsal detect: skipped {video}: {error}", file=sys.stderr)
-            continue
-        scores[video] = _video_scores(args, outputs)
-        points[video] = _charades_points(
-            args, outputs, duration, detector.feature_fps, detector.classes
-        )
-        detections[video] = found = rule.detect(outputs, detector.feature_fps, detector.classes)
-        _save_extras(args, outputs, found, detector.feature_fps, detector.classes, duration)
-        print(f"[{number}/{len(videos)}] {video}: {len(found)} detections", flush=True)
-    return detections, scores, points, detector.classes, rule.name
+    return videos(), len(files), detector.feature_fps, detector.classes, rule
 
 
 def _save_extras(args, outputs, found, feature_fps, classes, duration) -> None:

@@ -158,20 +158,17 @@ def config_from_args(args):
 
 
 def run(args) -> int:
-    import dataclasses
-
     from keras_wsal.errors import DataError
     from keras_wsal.training import train
-    from keras_wsal.training.precision import resolve_precision
+    from keras_wsal.training.precision import with_resolved_precision
 
     try:
         config = config_from_args(args)
     except ValueError as error:
         raise DataError(str(error)) from None
-    precision, why = resolve_precision(config.precision)
-    if precision != config.precision:
-        print(f"precision {config.precision}: {precision}, for {why}", flush=True)
-        config = dataclasses.replace(config, precision=precision)
+    config, precision_note = with_resolved_precision(config)
+    if precision_note:
+        print(precision_note, flush=True)
     batches = f"batches of {config.batch_size}" + (
         f" × {config.accumulation_steps} accumulated" if config.accumulation_steps > 1 else ""
     )

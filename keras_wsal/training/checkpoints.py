@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from pathlib import Path
 
 import keras
 
 from keras_wsal.errors import DataError
+from keras_wsal.training.run_folder import CHECKPOINT_PREFIX
 from keras_wsal.utils.atomic_files import atomic_write_text
 from keras_wsal.utils.keras_compat import steps_taken
 
@@ -39,9 +39,6 @@ class CheckpointEveryRound(keras.callbacks.Callback):
                 self.history_path, json.dumps(kept + self.losses[-1:], indent=1) + "\n"
             )
         self.manager.save(checkpoint_number=steps_taken(self.model.optimizer))
-
-
-CHECKPOINT_PREFIX = "ckpt"
 
 
 def checkpoint_steps(directory: Path) -> list[tuple[int, str]]:
@@ -97,9 +94,3 @@ def restore_newest_readable(checkpoint, directory: Path) -> int:
             "folder to train again from the start"
         )
     return 0
-
-
-def remove_unfinished_checkpoints(directory: Path) -> None:
-    """Remove what a kill during a checkpoint write leaves (TF's `ckpt-N_temp/` folders)."""
-    for leftover in Path(directory).glob(f"{CHECKPOINT_PREFIX}-*_temp*"):
-        shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink()

@@ -71,7 +71,6 @@ from keras_wsal.losses import UntrimmedNetLoss
 from keras_wsal.models import UntrimmedNetVideo
 from keras_wsal.training.checkpoints import (
     CheckpointEveryRound,
-    remove_unfinished_checkpoints,
     restore_newest_readable,
 )
 from keras_wsal.training.clip_loader import VideoClipLoader
@@ -83,7 +82,7 @@ from keras_wsal.training.run_folder import (
     HISTORY_FILE,
     MODEL_FILE,
     check_resumable,
-    remove_staging_leftovers,
+    remove_killed_run_leftovers,
     run_folder_lock,
     save_atomically,
 )
@@ -245,8 +244,7 @@ def train_end_to_end(config: EndToEndConfig, verbose="auto", callbacks=()) -> En
     check_resumable(out, config.to_dict(), growable=("iterations",))
     videos, classes, labels = _training_videos(config)
     with run_folder_lock(out):
-        remove_staging_leftovers(out)
-        remove_unfinished_checkpoints(out / CHECKPOINT_DIR)
+        remove_killed_run_leftovers(out)
         config.save(out)
         atomic_write_text(out / CLASSES_FILE, json.dumps(classes, indent=1) + "\n")
         return _train_in_run_folder(config, out, videos, classes, labels, verbose, callbacks)

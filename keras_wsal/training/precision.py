@@ -14,6 +14,7 @@ and return float32.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -74,3 +75,15 @@ def resolve_precision(name: str) -> tuple[str, str]:
     if bf16:
         return "mixed_bfloat16", f"a CPU with bfloat16 instructions ({', '.join(bf16)})"
     return "float32", "a CPU without bfloat16 instructions and no GPU"
+
+
+def with_resolved_precision(config):
+    """`(config, note)`: a training config with "auto" replaced by the policy it stands for on
+    this machine (the run then records what it trained in), and a line that says so, or None
+    when the precision was given."""
+    policy, why = resolve_precision(config.precision)
+    if policy == config.precision:
+        return config, None
+    return dataclasses.replace(
+        config, precision=policy
+    ), f"precision {config.precision}: {policy}, for {why}"

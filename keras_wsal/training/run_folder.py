@@ -41,6 +41,8 @@ MODEL_FILE = "model.keras"
 CLASSES_FILE = "classes.json"
 HISTORY_FILE = "history.json"
 CHECKPOINT_DIR = "checkpoints"
+# `checkpoints/ckpt-N.*`: N is the training step the checkpoint was written at.
+CHECKPOINT_PREFIX = "ckpt"
 LOG_DIR = "logs"
 LOCK_FILE = ".lock"
 # What the run's features are: rate, streams, sizes, and how `extract` made them (if it did).
@@ -111,10 +113,15 @@ def run_folder_lock(out: Path):
         yield
 
 
-def remove_staging_leftovers(out: Path) -> None:
-    """Remove the staging folders a killed `save_atomically` left in `out` (hold the lock)."""
-    for leftover in out.glob(f"{STAGING_PREFIX}*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+def remove_killed_run_leftovers(out: Path) -> None:
+    """Remove what a killed run left in `out` (hold the lock): the staging folders of
+    `save_atomically` and TF's half-written checkpoints (`checkpoints/ckpt-N_temp/`)."""
+    leftovers = [
+        *out.glob(f"{STAGING_PREFIX}*"),
+        *(out / CHECKPOINT_DIR).glob(f"{CHECKPOINT_PREFIX}-*_temp*"),
+    ]
+    for leftover in leftovers:
+        shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink()
 
 
 def save_atomically(out: Path, savers: Mapping[str, Callable[[Path], object]]) -> None:

@@ -27,12 +27,11 @@ from keras_wsal.models.supervised import FRAME_LABELS
 from keras_wsal.training.checkpoints import (
     CheckpointEveryRound,
     checkpoint_steps,
-    remove_unfinished_checkpoints,
     restore_newest_readable,
 )
 from keras_wsal.training.config import TrainConfig
 from keras_wsal.training.held_out import KeepBestOnHeldOut, split_held_out
-from keras_wsal.training.precision import resolve_precision
+from keras_wsal.training.precision import with_resolved_precision
 from keras_wsal.training.run_folder import (
     CHECKPOINT_DIR,
     CLASSES_FILE,
@@ -40,7 +39,7 @@ from keras_wsal.training.run_folder import (
     LOG_DIR,
     MODEL_FILE,
     check_resumable,
-    remove_staging_leftovers,
+    remove_killed_run_leftovers,
     run_folder_lock,
     save_atomically,
     save_feature_record,
@@ -107,8 +106,7 @@ def _prepare_run_folder(out: Path, config: TrainConfig, total_steps: int, last_s
             f"{out} has already trained {done[0][0]} steps and {asked} asks for {total_steps}: "
             "give as many or more to continue it, or another --out for a new run"
         )
-    remove_staging_leftovers(out)
-    remove_unfinished_checkpoints(checkpoints)
+    remove_killed_run_leftovers(out)
     config.save(out)
     if (out / MODEL_FILE).exists() and (not done or done[0][0] < last_step):
         (out / MODEL_FILE).unlink()
@@ -137,10 +135,9 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
     from keras_wsal.datasets.frame_labels import loader_with_frame_labels
     from keras_wsal.datasets.pipeline import pad_length_to_multiple
 
-    precision, why = resolve_precision(config.precision)
-    if precision != config.precision:  # "auto": the run records the policy it chose
-        logger.info("precision %s: %s (%s)", config.precision, precision, why)
-        config = dataclasses.replace(config, precision=precision)
+    config, precision_note = with_resolved_precision(config)
+    if precision_note:
+        logger.info(precision_note)
     strategy = strategy or make_strategy(config.strategy)
     if config.accumulation_steps > 1 and strategy is not tf.distribute.get_strategy():
         # Keras 3's accumulated update is a cross-replica merge inside a conditional, which

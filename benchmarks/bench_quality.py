@@ -60,6 +60,12 @@ ROWS = {
         ["--recipe", "paper"],
         "paper",
     ),
+    "unet-hard-paper": (
+        "UntrimmedNet hard, --recipe paper",
+        "untrimmednet-hard",
+        ["--recipe", "paper"],
+        "paper",
+    ),
     "wtalc-paper": ("W-TALC, --recipe paper", "wtalc", ["--recipe", "paper"], "paper"),
     # The default rows again under bfloat16 mixed precision (issue 13: "auto" precision).
     "naive-bf16": ("Naive, mixed_bfloat16", "naive", ["--precision", "mixed_bfloat16"], "default"),

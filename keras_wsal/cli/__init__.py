@@ -25,7 +25,7 @@ import sys
 from keras_wsal.errors import KerasWsalError
 from keras_wsal.version import __version__
 
-SUBCOMMANDS = ("demo", "extract", "train", "detect", "evaluate", "plot", "export")
+SUBCOMMANDS = ("demo", "extract", "train", "fuse", "detect", "evaluate", "plot", "export")
 
 
 def _available_subcommands() -> dict:

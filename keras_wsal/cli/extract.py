@@ -26,7 +26,7 @@ Without weights the backbones are random: such features only serve tests.
 
 examples:
   keras-wsal extract videos/ my_dataset --weights bn_inception.pth
-  keras-wsal extract videos/ my_dataset --flow tvl1 --weights bn_inception.pth --shard 0/4
+  keras-wsal extract videos/ my_dataset --recipe paper --weights bn_inception.pth --shard 0/4
   keras-wsal extract videos/ my_dataset --backbone resnet50 --weights rgb.weights.h5 \\
       --flow-weights flow.weights.h5 --frame-rate 30 --snippet-frames 15
 """
@@ -69,20 +69,37 @@ NEEDS_BACKEND = True
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from keras_wsal.backbones.catalog import BACKBONES
+    from keras_wsal.training.recipes import EXTRACTION_RECIPES
     from keras_wsal.video.flow import DIS_PRESETS, FLOW_METHODS
 
     parser.add_argument("videos_dir", metavar="VIDEOS_DIR", help="the folder of videos")
     parser.add_argument("dataset", metavar="DATASET", help="the dataset folder to write")
-    parser.add_argument("--flow", choices=FLOW_METHODS, default="dis", help="optical flow method")
+    parser.add_argument(
+        "--recipe",
+        choices=tuple(EXTRACTION_RECIPES),
+        default="default",
+        help="where unset --flow, --frame-rate and --snippet-frames come from: "
+        + "; ".join(
+            f"{name}: " + ", ".join(f"{key} {value:g}" if isinstance(value, float) else
+                                    f"{key} {value}" for key, value in values.items())
+            for name, values in EXTRACTION_RECIPES.items()
+        ),
+    )  # fmt: skip
+    parser.add_argument(
+        "--flow", choices=FLOW_METHODS, default=None, help="optical flow method; the recipe's"
+    )
     parser.add_argument("--dis-preset", choices=sorted(DIS_PRESETS), default="medium")
     parser.add_argument("--backbone", choices=BACKBONES, default="bn_inception")
     parser.add_argument("--weights", default=None, help="spatial stream weights (and see above)")
     parser.add_argument("--flow-weights", default=None, help="temporal stream weights")
     parser.add_argument(
-        "--frame-rate", type=_positive_float, default=25.0, help="frames per second"
+        "--frame-rate",
+        type=_positive_float,
+        default=None,
+        help="frames per second; the recipe's",
     )
     parser.add_argument(
-        "--snippet-frames", type=positive_int, default=16, help="frames per snippet"
+        "--snippet-frames", type=positive_int, default=None, help="frames per snippet; the recipe's"
     )
     parser.add_argument("--frame-size", type=_frame_size, default=(340, 256), help="WIDTHxHEIGHT")
     parser.add_argument("--crop", type=positive_int, default=224, help="centre crop side (pixels)")
@@ -122,8 +139,20 @@ class _ProgressBar:
 def run(args) -> int:
     from keras_wsal.errors import VideoError
     from keras_wsal.extraction import ExtractionSettings, extract_dataset, make_streams
+    from keras_wsal.training.recipes import EXTRACTION_RECIPES
     from keras_wsal.video import find_videos, shard_videos
 
+    recipe = EXTRACTION_RECIPES[args.recipe]
+    for field, recipe_value in recipe.items():
+        given = getattr(args, field)
+        if given is None:
+            setattr(args, field, recipe_value)
+        elif given != recipe_value and not args.quiet:
+            print(
+                f"--{field.replace('_', '-')} {given} overrides the {args.recipe} recipe's "
+                f"{recipe_value}",
+                flush=True,
+            )
     try:
         settings = ExtractionSettings(
             frame_rate=args.frame_rate,

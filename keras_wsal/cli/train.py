@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from keras_wsal.cli._arguments import non_negative_float, optional_length, positive_int
+from keras_wsal.cli._arguments import (
+    non_negative_float,
+    non_negative_int,
+    optional_length,
+    positive_int,
+)
 
 HELP = "train UntrimmedNet, WSGN or the Naive baseline on a feature dataset"
 DESCRIPTION = """\
@@ -28,6 +33,7 @@ NEEDS_BACKEND = True
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from keras_wsal.models import MODEL_NAMES
+    from keras_wsal.proposals.snippet_proposals import SNIPPET_PROPOSAL_METHODS
     from keras_wsal.training.config import OPTIMIZERS, STRATEGIES
     from keras_wsal.training.precision import PRECISIONS
     from keras_wsal.training.recipes import RECIPE_NAMES
@@ -109,6 +115,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="UntrimmedNet hard and W-TALC: top-k fraction; default: the model's",
     )
     parser.add_argument(
+        "--lr-step",
+        type=non_negative_int,
+        default=None,
+        help="updates between ÷10 learning-rate decays (0 = constant); default: the recipe's",
+    )
+    parser.add_argument(
+        "--clips",
+        type=non_negative_int,
+        default=None,
+        help="clip proposals sampled per video per step, each the mean of 3 snippets "
+        "(UntrimmedNet's paper input; 0 = every snippet); default: the recipe's",
+    )
+    parser.add_argument(
+        "--proposals",
+        choices=SNIPPET_PROPOSAL_METHODS,
+        default=None,
+        help="clip proposals from the features, with --clips; default: the recipe's",
+    )
+    parser.add_argument(
+        "--stream",
+        default=None,
+        help="train on this one stream of a two-stream dataset (UntrimmedNet's paper recipe "
+        "trains rgb and flow apart; then fuse them with `keras-wsal fuse`); default: all",
+    )
+    parser.add_argument(
         "--checkpoint-every", type=positive_int, default=None, help="steps (default: 1 epoch)"
     )
     parser.add_argument("--strategy", choices=STRATEGIES, default="auto")
@@ -150,6 +181,10 @@ def config_from_args(args):
         validation_fraction=args.validation_fraction,
         fusion=args.fusion,
         k_ratio=args.k_ratio,
+        lr_step=args.lr_step,
+        clips=args.clips,
+        proposals=args.proposals,
+        stream=args.stream,
         checkpoint_every=args.checkpoint_every,
         strategy=args.strategy,
         jit_compile=jit,
@@ -177,7 +212,14 @@ def run(args) -> int:
         f"{config.learning_rate:g}, "
         + (f"{config.steps} steps" if config.steps is not None else f"{config.epochs} epochs")
         + f", {batches}, dropout {config.dropout:g}, CASL {config.casl:g}, held out "
-        f"{config.validation_fraction:g}",
+        f"{config.validation_fraction:g}"
+        + (f", ÷10 every {config.lr_step} updates" if config.lr_step else "")
+        + (
+            f", {config.clips} {config.proposals} clips of 3 snippets per video"
+            if config.clips
+            else ""
+        )
+        + (f", stream {config.stream!r} only" if config.stream else ""),
         flush=True,
     )
     for field, (value, recipe_value) in config.recipe_overrides().items():

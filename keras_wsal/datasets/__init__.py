@@ -6,6 +6,7 @@ the W-TALC and ActivityNet layouts, a synthetic generator with planted action in
 `tf.data` pipelines that train from video-level labels only.
 """
 
+from keras_wsal.datasets.clip_sampling import ClipSampling
 from keras_wsal.datasets.feature_dataset import FeatureDataset, GroundTruthSegment
 from keras_wsal.datasets.importers import ImportReport, import_activitynet, import_wtalc
 from keras_wsal.datasets.pipeline import (
@@ -26,6 +27,7 @@ from keras_wsal.datasets.writers import (
 )
 
 __all__ = [
+    "ClipSampling",
     "FeatureDataset",
     "GroundTruthSegment",
     "ImportReport",

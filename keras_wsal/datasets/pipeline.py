@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
+from keras_wsal.datasets.clip_sampling import ClipSampling
 from keras_wsal.datasets.feature_dataset import FeatureDataset
 from keras_wsal.datasets.weak_labels import WeakLabels
 from keras_wsal.errors import DataError
@@ -54,6 +55,7 @@ class _Reader:
         streams: Sequence[str],
         max_length: int | None,
         crop: str,
+        clip_sampling: ClipSampling | None = None,
     ):
         self._load_features = load_features
         self._videos = list(videos)
@@ -61,6 +63,8 @@ class _Reader:
         self._streams = list(streams)
         self._max_length = max_length
         self._crop = crop
+        self._clip_sampling = clip_sampling
+        self._opened: dict[int, tuple] = {}
         # tf.data calls this reader from several threads at once. Opening a memory-mapped .npy
         # parses its header with `ast.literal_eval`, which CPython 3.11 does not make thread-safe
         # (a sporadic "SystemError: AST constructor recursion depth mismatch" was seen in CI), so
@@ -69,17 +73,50 @@ class _Reader:
 
     def __call__(self, index: np.int64, draw: np.int64) -> tuple[np.ndarray, ...]:
         video = self._videos[int(index)]
-        rows = _crop_rows(self._lengths[int(index)], self._max_length, self._crop, int(draw))
         with self._open_lock:
             features = self._load_features(video)
-        read = []
-        for stream in self._streams:
-            array = np.array(features[stream][rows], dtype=np.float32)
-            if not np.isfinite(array).all():
-                where = getattr(features[stream], "filename", None) or f'stream "{stream}"'
-                raise DataError(f'video "{video}": feature file {where} has NaN or inf values')
-            read.append(array)
-        return tuple(read)
+        rows = _crop_rows(self._lengths[int(index)], self._max_length, self._crop, int(draw))
+        return tuple(self._checked(video, features, stream, rows) for stream in self._streams)
+
+    def clip_batch(self, indices: np.ndarray, draw: np.int64) -> tuple[np.ndarray, ...]:
+        """`(stream arrays [B, num_clips, D])` of the videos `indices` (`ClipSampling`).
+
+        One call per batch: per element the work is a few rows, so a call per element would
+        cost more than the reading. The videos' files stay open (memory-mapped) and their clip
+        proposals are computed once, on first use.
+        """
+        rng = np.random.default_rng(int(draw) % 2**63)
+        per_stream = [[] for _ in self._streams]
+        for index in indices:
+            video, features, proposals = self._opened_with_proposals(int(index))
+            clips = self._clip_sampling.clip_features(features, proposals, rng)
+            for arrays, stream in zip(per_stream, self._streams, strict=True):
+                arrays.append(self._checked(video, features, stream, slice(None), clips[stream]))
+        return tuple(np.stack(arrays) for arrays in per_stream)
+
+    def _opened_with_proposals(self, index: int):
+        opened = self._opened.get(index)
+        if opened is None:
+            video = self._videos[index]
+            with self._open_lock:
+                loaded = self._load_features(video)
+            features = {stream: loaded[stream] for stream in self._streams}
+            first = self._checked(video, features, self._streams[0], slice(None))
+            opened = self._opened[index] = (
+                video,
+                features,
+                self._clip_sampling.proposals_of(first),
+            )
+        return opened
+
+    @staticmethod
+    def _checked(video, features, stream, rows, values=None) -> np.ndarray:
+        """float32 `features[stream][rows]` (or `values`), refused when not finite."""
+        array = np.array(features[stream][rows] if values is None else values, dtype=np.float32)
+        if not np.isfinite(array).all():
+            where = getattr(features[stream], "filename", None) or f'stream "{stream}"'
+            raise DataError(f'video "{video}": feature file {where} has NaN or inf values')
+        return array
 
 
 def _check_arguments(
@@ -139,10 +176,41 @@ def _padded_batches(
     batches = elements.padded_batch(
         batch_size, padded_shapes, padding_values, drop_remainder=drop_remainder
     )
+    return _with_pipeline_options(batches)
+
+
+def _with_pipeline_options(batches: tf.data.Dataset) -> tf.data.Dataset:
     options = tf.data.Options()
     # Sharding a dataset with no files falls back to DATA anyway; saying so silences the warning.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return batches.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def _clip_batches(
+    index_batches: tf.data.Dataset,
+    reader: _Reader,
+    feature_dims: Mapping[str, int],
+    num_clips: int,
+    draws: tf.data.Dataset,
+    multi_hot: tf.Tensor,
+) -> tf.data.Dataset:
+    """Batches of clip features `[B, num_clips, D]` (mask all True) from batches of indices."""
+
+    def read(indices, draw):
+        arrays = tf.numpy_function(
+            reader.clip_batch, [indices, draw], [tf.float32] * len(feature_dims), name="read_clips"
+        )
+        inputs = {}
+        for array, (stream, dim) in zip(arrays, feature_dims.items(), strict=True):
+            array.set_shape([None, num_clips, dim])
+            inputs[stream] = array
+        inputs["mask"] = tf.ones(tf.shape(arrays[0])[:2], tf.bool)
+        return inputs, tf.gather(multi_hot, indices)
+
+    batches = tf.data.Dataset.zip(index_batches, draws).map(
+        read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    return _with_pipeline_options(batches)
 
 
 def make_training_dataset_from_weak_labels(
@@ -159,6 +227,7 @@ def make_training_dataset_from_weak_labels(
     repeat: bool = False,
     drop_remainder: bool = False,
     fixed_length: bool = False,
+    clip_sampling: ClipSampling | None = None,
 ) -> tf.data.Dataset:
     """The training pipeline over videos known only by their weak labels and a feature loader.
 
@@ -168,6 +237,9 @@ def make_training_dataset_from_weak_labels(
             rows an element uses are read).
         num_snippets: T of each video of `weak_labels.videos`.
         feature_dims: {stream: D}, in the order of the model's inputs.
+        clip_sampling: UntrimmedNet's clip input (`keras_wsal.datasets.ClipSampling`): each
+            element is `num_clips` clip features `[num_clips, D]` instead of (a crop of) the
+            video's snippets; `max_length` and `crop` are then not used.
         Other arguments: as for `make_training_dataset`.
 
     Returns:
@@ -193,10 +265,25 @@ def make_training_dataset_from_weak_labels(
     if repeat:
         indices = indices.repeat()
     reader = _Reader(
-        load_features, weak_labels.videos, num_snippets, list(feature_dims), max_length, crop
+        load_features,
+        weak_labels.videos,
+        num_snippets,
+        list(feature_dims),
+        max_length,
+        crop,
+        clip_sampling,
     )
     multi_hot = tf.constant(weak_labels.multi_hot)
     draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    if clip_sampling is not None:
+        return _clip_batches(
+            indices.batch(batch_size, drop_remainder=drop_remainder),
+            reader,
+            feature_dims,
+            clip_sampling.num_clips,
+            draws,
+            multi_hot,
+        )
     elements = _elements(
         indices, reader, feature_dims, draws, lambda index: tf.gather(multi_hot, index)
     )

@@ -78,11 +78,16 @@ def predict_features(model, video: str, features: dict[str, np.ndarray]) -> Vide
 
 
 def check_model_matches_dataset(model, dataset) -> None:
-    """A DataError unless the model's streams, feature sizes and class count fit the dataset."""
+    """A DataError unless the model's streams, feature sizes and class count fit the dataset.
+
+    The dataset may have more streams than the model (a model trained on one stream of two,
+    `keras-wsal train --stream`); each of the model's must be there with its size.
+    """
     dims = getattr(model, "feature_dims", None)
     if dims is None:
         raise DataError(f"{type(model).__name__} is not a keras_wsal model (no `feature_dims`)")
-    if dict(dims) != dict(dataset.feature_dims):
+    available = dict(dataset.feature_dims)
+    if any(available.get(stream) != dim for stream, dim in dict(dims).items()):
         raise DataError(
             f"the model takes features {dict(dims)} but dataset {dataset.root} has "
             f"{dict(dataset.feature_dims)}"

@@ -8,6 +8,7 @@
 - `UntrimmedNetVideo(...)`: UntrimmedNet with its image backbone inside, on clips of raw frames
   (end-to-end training, `keras_wsal.training.end_to_end`).
 - `build_model(name, ...)`: a model by its command-line name; `loss_for_model(model)` its loss.
+- `fuse_streams(models)`: one late-fusion model from models trained on one stream each.
 """
 
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from keras_wsal.utils.lazy_exports import lazy_exports
 if TYPE_CHECKING:
     from keras_wsal.models.factory import build_model, loss_for_model
     from keras_wsal.models.names import MODEL_NAMES
+    from keras_wsal.models.stream_fusion import fuse_streams
     from keras_wsal.models.supervised import SupervisedWSGN
     from keras_wsal.models.untrimmednet import UntrimmedNet
     from keras_wsal.models.untrimmednet_video import UntrimmedNetVideo
@@ -31,6 +33,7 @@ __all__ = [
     "WSGN",
     "WTALC",
     "build_model",
+    "fuse_streams",
     "loss_for_model",
 ]
 

@@ -11,7 +11,15 @@
    `max(median(d) + k · 1.4826 · MAD(d), min_threshold)` with `MAD(d) = median(|d - median(d)|)`
    (1.4826 · MAD estimates the standard deviation of the within-shot changes; the floor stops
    noise from splitting nearly static videos).
-4. Clips of `K = 300` frames inside each shot (`shot_proposals`).
+4. Clips of `K = 300` frames inside each shot (`shot_proposals`); a shot's leftover shorter than
+   `K` is dropped, as in the paper, unless asked for.
+
+The paper gives no threshold value. The automatic one asks a change to stand `k = 8` robust
+standard deviations above the video's typical frame-to-frame change, so that it adapts to how
+much the camera and the actors move: a cut changes most of the HOG cells at once, motion within
+a shot a few. The floor `0.02` keeps a nearly static video, whose changes are all noise, one
+shot. Give an absolute `threshold` (`detect_shots`, `EndToEndConfig.shot_threshold`) to
+override it.
 
 Frames are 0-based and ranges half-open, `[begin, end)`.
 """
@@ -111,7 +119,7 @@ def detect_shots(
 
 
 def shot_proposals(
-    shots: np.ndarray, *, clip_frames: int = 300, keep_remainder: bool = True
+    shots: np.ndarray, *, clip_frames: int = 300, keep_remainder: bool = False
 ) -> np.ndarray:
     """Clips of `K = clip_frames` consecutive frames inside each shot.
 
@@ -122,21 +130,24 @@ def shot_proposals(
     drop a clip that ends exactly at the shot's end).
 
     The paper's rule drops the last `(s_e - s_b) mod K` frames of every shot, and so every shot
-    shorter than `K` frames. With `keep_remainder=True` (default) those frames form one more,
-    shorter clip `[s_b + m K, s_e)`, so every frame of the video lies in exactly one clip and
-    short shots still yield a proposal; `keep_remainder=False` gives the paper's clips only.
+    shorter than `K` frames; so does this function by default. With `keep_remainder=True` those
+    frames form one more, shorter clip `[s_b + m K, s_e)`, so that every frame lies in exactly
+    one clip. A video whose shots are all shorter than `K` would get no clip at all: it gets its
+    shots' leftovers instead, so that every video can be trained on.
 
     Args:
-        shots: int array `[S, 2]` of shots `[begin, end)` (`detect_shots`).
+        shots: int array `[S, 2]` of shots `[begin, end)` (`detect_shots`), `S >= 1`.
         clip_frames: `K >= 1` (the paper: 300).
         keep_remainder: see above.
 
     Returns:
-        int64 array `[N, 2]` of clips `[begin, end)`, in time order (`[0, 2]` when no clip).
+        int64 array `[N, 2]` of clips `[begin, end)`, in time order, `N >= 1`.
     """
     shots = np.asarray(shots, dtype=np.int64).reshape(-1, 2)
     if clip_frames < 1:
         raise ValueError(f"clip_frames must be >= 1, got {clip_frames}")
+    if len(shots) == 0:
+        raise ValueError("shots is empty: a video has at least one shot")
     if np.any(shots[:, 1] <= shots[:, 0]):
         raise ValueError("every shot must have end > begin")
     clips = []
@@ -146,4 +157,6 @@ def shot_proposals(
         covered = begin + starts.size * clip_frames
         if keep_remainder and covered < end:
             clips.append((covered, end))
+    if not clips:
+        return shot_proposals(shots, clip_frames=clip_frames, keep_remainder=True)
     return np.asarray(clips, dtype=np.int64).reshape(-1, 2)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from keras_wsal.errors import DataError
 from keras_wsal.models.names import MODEL_NAMES
+from keras_wsal.proposals.snippet_proposals import SNIPPET_PROPOSAL_METHODS
 from keras_wsal.training.precision import PRECISIONS
 from keras_wsal.training.recipes import RECIPE_NAMES, recipe_for
 from keras_wsal.training.run_folder import CONFIG_FILE, save_config
@@ -28,6 +29,10 @@ RECIPE_FIELDS = (
     "validation_fraction",
     "batch_size",
     "accumulation_steps",
+    "lr_step",
+    "clips",
+    "proposals",
+    "k_ratio",
 )
 
 
@@ -66,8 +71,18 @@ class TrainConfig:
             checkpoint by their video-level mAP, from video labels only (0: keep the last).
         fusion: two-stream fusion, "late" or "concat"; None: the model's own (W-TALC concatenates,
             the others fuse late).
-        k_ratio: top-k fraction for UntrimmedNet hard selection (None: 1/8).
-        checkpoint_every: steps between checkpoints (None: one per epoch).
+        k_ratio: top-k fraction for UntrimmedNet hard selection and W-TALC; None: the recipe's
+            (the model's own 1/8, or 1/2 for UntrimmedNet's paper recipe, k = ⌊7/2⌋ of 7 clips).
+        lr_step: updates between ÷10 decays of the learning rate (0: constant); None: the
+            recipe's.
+        clips: clip proposals sampled per video per step, each the mean of 3 snippets
+            (`keras_wsal.datasets.ClipSampling`, UntrimmedNet §5.3), instead of (a crop of) every
+            snippet; 0: off; None: the recipe's (7 in UntrimmedNet's paper recipe).
+        proposals: "shot" or "uniform" clip proposals from the features (with `clips`); None:
+            the recipe's.
+        stream: train on this one stream of a two-stream dataset (UntrimmedNet trains its
+            streams separately; fuse them with `keras_wsal.models.fuse_streams`); None: all.
+        checkpoint_every: steps between checkpoints (None: one per epoch, at most 100 in all).
         strategy: "auto", "default", "mirrored" or "multi-worker" (reads TF_CONFIG).
         jit_compile: XLA compilation of the train step ("auto", True or False).
         skip_bad: leave out videos with missing or bad feature files (logged and counted).
@@ -100,6 +115,10 @@ class TrainConfig:
     jit_compile: str | bool = "auto"
     skip_bad: bool = False
     accumulation_steps: int | None = None
+    lr_step: int | None = None
+    clips: int | None = None
+    proposals: str | None = None
+    stream: str | None = None
 
     def __post_init__(self):
         from keras_wsal.models.wsgn import parse_norms  # Keras: not needed by `--help`
@@ -115,7 +134,7 @@ class TrainConfig:
                 f"{self.recipe!r}."
             )
         if self.model in MODEL_NAMES:
-            recipe = recipe_for(self.model, self.recipe)
+            recipe = recipe_for(self.model, self.recipe, self.stream)
             given_length = self.epochs is not None or self.steps is not None
             for field in RECIPE_FIELDS:
                 if getattr(self, field) is None:
@@ -150,6 +169,13 @@ class TrainConfig:
             fail("batch_size", "an int ≥ 1")
         if not is_int(self.accumulation_steps) or self.accumulation_steps < 1:
             fail("accumulation_steps", "an int ≥ 1")
+        for field in ("lr_step", "clips"):
+            if not is_int(getattr(self, field)) or getattr(self, field) < 0:
+                fail(field, "an int ≥ 0 (0: off)")
+        if self.proposals not in SNIPPET_PROPOSAL_METHODS:
+            fail("proposals", f"one of {SNIPPET_PROPOSAL_METHODS}")
+        if self.stream is not None and (not isinstance(self.stream, str) or not self.stream):
+            fail("stream", "a stream name or None")
         if self.max_length is not None and (not is_int(self.max_length) or self.max_length < 1):
             fail("max_length", "an int ≥ 1 or None")
         if self.checkpoint_every is not None and (
@@ -180,7 +206,7 @@ class TrainConfig:
     def recipe_overrides(self) -> dict:
         """{option: (value, the recipe's value)} of the settings that differ from the recipe's;
         the training length is one entry, "length" ("80 epochs", "2000 steps")."""
-        recipe = recipe_for(self.model, self.recipe)
+        recipe = recipe_for(self.model, self.recipe, self.stream)
         differing = {
             field: (getattr(self, field), getattr(recipe, field))
             for field in RECIPE_FIELDS

@@ -129,7 +129,12 @@ def _training_videos(config: EndToEndConfig):
             continue
         try:
             video = video_proposals(
-                files[name], config.proposals, config.clip_frames, config.uniform_clips
+                files[name],
+                config.proposals,
+                config.clip_frames,
+                config.uniform_clips,
+                shot_threshold=config.shot_threshold,
+                keep_remainder=config.keep_remainder,
             )
             if config.stream == "flow" and video.num_frames < 2:
                 raise VideoError(

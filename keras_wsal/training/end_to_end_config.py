@@ -9,16 +9,11 @@ from pathlib import Path
 
 from keras_wsal.backbones import BACKBONES, STREAM_DROPOUT
 from keras_wsal.training.proposal_sampling import PROPOSAL_METHODS
+from keras_wsal.training.recipes import PAPER_SCHEDULES
 from keras_wsal.training.run_folder import save_config
 from keras_wsal.training.tsn_sampling import CROP_SCALES
-from keras_wsal.utils.arguments import is_int
+from keras_wsal.utils.arguments import is_int, is_real
 from keras_wsal.video.flow import DIS_PRESETS, FLOW_METHODS
-
-# UntrimmedNet §5.2, per stream: initial learning rate, updates between ÷10 decays, updates.
-PAPER_SCHEDULES = {
-    "rgb": {"learning_rate": 0.001, "lr_step": 4000, "iterations": 10000},
-    "flow": {"learning_rate": 0.005, "lr_step": 6000, "iterations": 18000},
-}
 
 
 @dataclasses.dataclass
@@ -43,6 +38,10 @@ class EndToEndConfig:
             the flow stream gets them by TSN's cross-modality initialisation. None: random.
         proposals: `"shot"` or `"uniform"` clip proposals.
         clip_frames: `K` of shot-based proposals (frames per clip; the paper: 300).
+        shot_threshold: the HOG-difference threshold of a shot change; None: automatic
+            (`keras_wsal.proposals.automatic_threshold`, the module's docstring says why).
+        keep_remainder: keep each shot's leftover shorter than `clip_frames` as one more clip
+            (the paper drops it; a video with no whole clip keeps its leftovers anyway).
         uniform_clips: the number of uniform proposals per video (at most its frame count).
         num_clips: clips sampled per video per step (the paper: 7).
         num_segments: snippets per clip (TSN: 3).
@@ -80,6 +79,8 @@ class EndToEndConfig:
     weights: str | None = None
     proposals: str = "shot"
     clip_frames: int = 300
+    shot_threshold: float | None = None
+    keep_remainder: bool = False
     uniform_clips: int = 40
     num_clips: int = 7
     num_segments: int = 3
@@ -166,6 +167,14 @@ class EndToEndConfig:
             fail("weight_decay", "a finite float ≥ 0")
         if self.k_ratio is not None and not 0 < self.k_ratio <= 1:
             fail("k_ratio", "in (0, 1] or None")
+        if self.shot_threshold is not None and not (
+            is_real(self.shot_threshold)
+            and math.isfinite(self.shot_threshold)
+            and self.shot_threshold >= 0
+        ):
+            fail("shot_threshold", "a finite float ≥ 0 or None (automatic)")
+        if not isinstance(self.keep_remainder, bool):
+            fail("keep_remainder", "True or False")
         schedule = PAPER_SCHEDULES[self.stream]
         for field in ("learning_rate", "lr_step", "iterations"):
             if getattr(self, field) is None:

@@ -29,13 +29,28 @@ class TrainingVideo:
     proposals: np.ndarray
 
 
-def video_proposals(path: Path, method: str, clip_frames: int, uniform_clips: int) -> TrainingVideo:
-    """Open a video and compute its clip proposals (shot-based: decodes it once at HOG size)."""
+def video_proposals(
+    path: Path,
+    method: str,
+    clip_frames: int,
+    uniform_clips: int,
+    shot_threshold: float | None = None,
+    keep_remainder: bool = False,
+) -> TrainingVideo:
+    """Open a video and compute its clip proposals (shot-based: decodes it once at HOG size).
+
+    `shot_threshold` (None: automatic) and `keep_remainder` are `detect_shots`' and
+    `shot_proposals`' arguments.
+    """
     reader = open_video(path)
     if method == "shot":
         differences = hog_differences(frame.image for frame in reader.frames(size=HOG_SIZE))
         num_frames = differences.size + 1
-        proposals = shot_proposals(detect_shots(differences), clip_frames=clip_frames)
+        proposals = shot_proposals(
+            detect_shots(differences, threshold=shot_threshold),
+            clip_frames=clip_frames,
+            keep_remainder=keep_remainder,
+        )
     else:
         num_frames = reader.frame_count
         proposals = uniform_proposals(num_frames, min(uniform_clips, num_frames))

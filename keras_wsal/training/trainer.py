@@ -65,12 +65,63 @@ class TrainResult:
 
 
 def _optimizer(config: TrainConfig):
+    """The recipe's optimizer; with `lr_step` its rate is divided by 10 every `lr_step` updates."""
     accumulate = {}
     if config.accumulation_steps > 1:
         accumulate["gradient_accumulation_steps"] = config.accumulation_steps
+    rate = config.learning_rate
+    if config.lr_step:
+        rate = keras.optimizers.schedules.ExponentialDecay(
+            rate, decay_steps=config.lr_step, decay_rate=0.1, staircase=True
+        )
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(config.learning_rate, momentum=0.9, **accumulate)
-    return keras.optimizers.Adam(config.learning_rate, **accumulate)
+        return keras.optimizers.SGD(rate, momentum=0.9, **accumulate)
+    return keras.optimizers.Adam(rate, **accumulate)
+
+
+# The most rounds (checkpoints) a run makes by default.
+MAX_DEFAULT_ROUNDS = 100
+
+
+def _default_round(steps_per_epoch: int, total_steps: int) -> int:
+    """Steps per round when `checkpoint_every` is not given: one epoch, but no more than
+    `MAX_DEFAULT_ROUNDS` rounds in all (a batch larger than the training set, as UntrimmedNet's
+    256 videos on THUMOS14's 200, makes an epoch one step). Longer rounds are the smallest
+    divisor of `total_steps` that is long enough, so that the run makes exactly its steps."""
+    low = max(steps_per_epoch, math.ceil(total_steps / MAX_DEFAULT_ROUNDS))
+    if low == steps_per_epoch or low >= total_steps:
+        return low
+    return next(d for d in range(low, total_steps + 1) if total_steps % d == 0)
+
+
+def _clip_sampling(config: TrainConfig, dataset):
+    """UntrimmedNet's clip input when `config.clips` asks for it (None otherwise)."""
+    from keras_wsal.datasets.clip_sampling import ClipSampling
+    from keras_wsal.training.recipes import PAPER_SEGMENTS_PER_CLIP
+
+    if not config.clips:
+        return None
+    if config.model == "supervised":
+        raise DataError(
+            "--clips: the supervised model reads a label per snippet and cannot train on clips; "
+            "give --clips 0"
+        )
+    return ClipSampling.for_features(
+        dataset.feature_fps,
+        num_clips=config.clips,
+        num_segments=PAPER_SEGMENTS_PER_CLIP,
+        proposals=config.proposals,
+    )
+
+
+def _trained_streams(config: TrainConfig, dataset) -> dict[str, int]:
+    """{stream: D} of the streams the run trains on: all, or the one `config.stream` names."""
+    dims = dict(dataset.feature_dims)
+    if config.stream is None:
+        return dims
+    if config.stream not in dims:
+        raise DataError(f"--stream {config.stream!r}: {dataset.root} has the streams {list(dims)}")
+    return {config.stream: dims[config.stream]}
 
 
 def _build_for_fit(model, feature_dims: dict, num_classes: int) -> None:
@@ -159,14 +210,16 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
     videos, held_out = split_held_out(videos, config.validation_fraction, config.seed)
     weak_labels = dataset.weak_labels(config.subset).select(videos)
     num_snippets = [dataset.num_snippets(video) for video in videos]
-    load_features, input_dims = dataset.load_features, dict(dataset.feature_dims)
+    model_dims = _trained_streams(config, dataset)
+    clip_sampling = _clip_sampling(config, dataset)
+    load_features, input_dims = dataset.load_features, dict(model_dims)
     if config.model == "supervised":
         # The frame-supervised ceiling, the one model that reads segments (see SupervisedWSGN).
         load_features = loader_with_frame_labels(dataset, videos, FRAME_LABELS)
         input_dims[FRAME_LABELS] = len(dataset.classes)
     steps_per_epoch = math.ceil(len(videos) / config.batch_size)
-    checkpoint_every = config.checkpoint_every or steps_per_epoch
     total_steps = config.steps if config.steps is not None else config.epochs * steps_per_epoch
+    checkpoint_every = config.checkpoint_every or _default_round(steps_per_epoch, total_steps)
     rounds = math.ceil(total_steps / checkpoint_every)
     # The chief holds the run folder's lock until training ends (released in `finally`).
     lock = contextlib.ExitStack()
@@ -193,7 +246,7 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
             model = build_model(
                 config.model,
                 len(dataset.classes),
-                dict(dataset.feature_dims),
+                model_dims,
                 norms=config.norms,
                 fusion=config.fusion,
                 dropout=config.dropout,
@@ -206,7 +259,7 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
                 loss=loss_for_model(model),
                 jit_compile=config.jit_compile,
             )
-            model.build({s: (None, None, d) for s, d in dataset.feature_dims.items()})
+            model.build({s: (None, None, d) for s, d in model_dims.items()})
             model.optimizer.build(model.trainable_variables)
             _build_for_fit(model, input_dims, len(dataset.classes))
             if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -236,6 +289,7 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
                 seed=config.seed + initial_round,
                 input_context=input_context,
                 repeat=True,
+                clip_sampling=clip_sampling,
             )
             # XLA compiles one train step per batch length: a few length buckets, not every length.
             return pad_length_to_multiple(batches, LENGTH_BUCKET) if model.jit_compile else batches

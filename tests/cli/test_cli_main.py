@@ -15,7 +15,16 @@ def test_help_lists_every_subcommand(capsys):
     listed = capsys.readouterr().out
     for name in ("demo", "extract", "train", "detect", "evaluate", "plot", "export"):
         assert f"    {name}" in listed, name
-    assert set(SUBCOMMANDS) == {"demo", "extract", "train", "detect", "evaluate", "plot", "export"}
+    assert set(SUBCOMMANDS) == {
+        "demo",
+        "extract",
+        "train",
+        "fuse",
+        "detect",
+        "evaluate",
+        "plot",
+        "export",
+    }
 
 
 @pytest.mark.parametrize("name", SUBCOMMANDS)

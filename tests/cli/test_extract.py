@@ -137,3 +137,27 @@ def test_ffmpeg_log_lines_do_not_leak(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert lines == [line for line in lines if line.startswith("keras-wsal extract: ")], lines
     assert any("broken" in line for line in lines)
+
+
+def test_the_paper_recipe_extracts_tvl1_at_one_snippet_every_15_frames(streams, tmp_path, capsys):
+    _, _, paths = streams
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_synthetic_video(videos / "clip.avi", num_frames=30, fps=30.0, size=(96, 72), seed=2)
+    dataset = tmp_path / "dataset"
+    small = ["--backbone", "mobilenet_v3_small", "--frame-size", "80x64", "--crop", "64"]
+    status = main(["extract", str(videos), str(dataset), *small, *_weights_flags(paths),
+                   "--recipe", "paper", "--quiet"])  # fmt: skip
+    assert status == 0
+    meta = json.loads((dataset / "meta.json").read_text())
+    # UntrimmedNet: TV-L1 flow, THUMOS14's 30 fps, a snippet every 15 frames: 2 per second.
+    assert meta["feature_fps"] == 2.0
+    assert meta["extraction"]["flow"] == "tvl1"
+    assert np.load(dataset / "features" / "rgb" / "clip.npy").shape == (2, 576)
+    capsys.readouterr()
+    again = tmp_path / "dataset2"
+    status = main(["extract", str(videos), str(again), *small, *_weights_flags(paths),
+                   "--recipe", "paper", "--flow", "dis"])  # fmt: skip
+    assert status == 0
+    assert "--flow dis overrides the paper recipe's tvl1" in capsys.readouterr().out
+    assert json.loads((again / "meta.json").read_text())["extraction"]["flow"] == "dis"

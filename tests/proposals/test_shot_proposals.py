@@ -73,18 +73,27 @@ def test_shot_clips_follow_the_paper():
     shots = np.array([[0, 650], [650, 700], [700, 1000]])
     # Paper: (s_b + (i - 1) K, s_b + i K) for whole clips of K = 300 frames in each shot.
     paper = [[0, 300], [300, 600], [700, 1000]]
-    np.testing.assert_array_equal(shot_proposals(shots, keep_remainder=False), paper)
-    with_remainders = shot_proposals(shots)
+    np.testing.assert_array_equal(shot_proposals(shots), paper)  # the paper's rule by default
+    with_remainders = shot_proposals(shots, keep_remainder=True)
     np.testing.assert_array_equal(
         with_remainders, [[0, 300], [300, 600], [600, 650], [650, 700], [700, 1000]]
     )
     # With remainders kept the clips tile the video.
     np.testing.assert_array_equal(with_remainders[1:, 0], with_remainders[:-1, 1])
-    assert shot_proposals(np.array([[0, 10]]), keep_remainder=False).shape == (0, 2)
+    # A video whose shots are all shorter than K keeps its leftovers rather than have no clip.
     np.testing.assert_array_equal(
-        shot_proposals(np.array([[0, 10]]), clip_frames=4), [[0, 4], [4, 8], [8, 10]]
+        shot_proposals(np.array([[0, 10], [10, 25]])), [[0, 10], [10, 25]]
+    )
+    np.testing.assert_array_equal(
+        shot_proposals(np.array([[0, 10]]), clip_frames=4, keep_remainder=True),
+        [[0, 4], [4, 8], [8, 10]],
+    )
+    np.testing.assert_array_equal(
+        shot_proposals(np.array([[0, 10]]), clip_frames=4), [[0, 4], [4, 8]]
     )
     with pytest.raises(ValueError, match="clip_frames"):
         shot_proposals(shots, clip_frames=0)
     with pytest.raises(ValueError, match="end > begin"):
         shot_proposals(np.array([[5, 5]]))
+    with pytest.raises(ValueError, match="shots is empty"):
+        shot_proposals(np.zeros((0, 2)))

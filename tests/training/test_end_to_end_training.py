@@ -98,9 +98,17 @@ def long_video(tmp_path_factory):
 
 def test_proposals_of_a_training_video(long_video):
     shots = video_proposals(long_video, "shot", clip_frames=30, uniform_clips=4)
-    # The planted cut at frame 50 splits the video; clips of 30 frames, remainders kept.
+    # The planted cut at frame 50 splits the video; clips of 30 frames, leftovers dropped as in
+    # the paper, or kept when asked.
     assert shots.num_frames == 100 and shots.name == "long"
-    np.testing.assert_array_equal(shots.proposals, [[0, 30], [30, 50], [50, 80], [80, 100]])
+    np.testing.assert_array_equal(shots.proposals, [[0, 30], [50, 80]])
+    kept = video_proposals(long_video, "shot", clip_frames=30, uniform_clips=4, keep_remainder=True)
+    np.testing.assert_array_equal(kept.proposals, [[0, 30], [30, 50], [50, 80], [80, 100]])
+    # A threshold above every change: one shot, so three whole clips.
+    one_shot = video_proposals(
+        long_video, "shot", clip_frames=30, uniform_clips=4, shot_threshold=1e9
+    )
+    np.testing.assert_array_equal(one_shot.proposals, [[0, 30], [30, 60], [60, 90]])
     uniform = video_proposals(long_video, "uniform", clip_frames=30, uniform_clips=4)
     np.testing.assert_array_equal(uniform.proposals, [[0, 25], [25, 50], [50, 75], [75, 100]])
 

@@ -73,8 +73,8 @@ def test_edge_values_are_accepted():
 PAPER = {
     "wsgn": ("adam", 1e-4, None, 80, 0.8, 0.0, 0.0),
     "naive": ("adam", 1e-4, None, 80, 0.8, 0.0, 0.0),
-    "untrimmednet-hard": ("sgd", 1e-3, None, 50, 0.7, 0.0, 0.0),
-    "untrimmednet-soft": ("sgd", 1e-3, None, 50, 0.7, 0.0, 0.0),
+    "untrimmednet-hard": ("sgd", 1e-3, 10000, None, 0.8, 0.0, 0.0),
+    "untrimmednet-soft": ("sgd", 1e-3, 10000, None, 0.8, 0.0, 0.0),
     "wtalc": ("adam", 1e-4, 6000, None, 0.7, 0.5, 0.0),
 }
 DEFAULT = {
@@ -351,10 +351,92 @@ def test_the_wsgn_paper_recipe_is_the_papers_text():
     assert config.recipe_overrides() == {}
 
 
-def test_the_paper_recipe_round_trips_through_config_json(tmp_path):
-    config = TrainConfig(**{**BASE, "model": "wsgn"}, recipe="paper")
+@pytest.mark.parametrize("model", ["untrimmednet-soft", "untrimmednet-hard"])
+def test_the_untrimmednet_paper_recipe_is_the_papers_text(model):
+    # UntrimmedNet §5.2: "the batch size is set to 256 and the momentum to 0.9. The initial
+    # learning rate is set to 0.001 for the spatial stream and decreases every 4,000 iterations
+    # by a factor of 10, and the whole training stops at 10,000 iterations. For the temporal
+    # stream, we set the initial learning rate to 0.005, which is decreased every 6,000
+    # iterations by a factor of 10, and it stops training at 18,000 iterations ... high dropout
+    # ratios (0.8 for the spatial stream and 0.7 for the temporal stream)"; §5.3: "seven clips
+    # are randomly sampled from each video", "k in top-k pooling as ⌊N/2⌋"; §5.1: TSN with
+    # 3 segments; shot-based proposals chosen "by default".
+    from keras_wsal.training.recipes import PAPER_SEGMENTS_PER_CLIP
+
+    for stream, expected in {
+        None: (1e-3, 4000, 10000, 0.8),
+        "rgb": (1e-3, 4000, 10000, 0.8),
+        "flow": (5e-3, 6000, 18000, 0.7),
+    }.items():
+        config = TrainConfig(**{**BASE, "model": model}, recipe="paper", stream=stream)
+        assert (config.learning_rate, config.lr_step, config.steps, config.dropout) == expected
+        assert (config.optimizer, config.batch_size, config.weight_decay) == ("sgd", 256, 5e-4)
+        assert (config.clips, config.proposals, config.k_ratio) == (7, "shot", 0.5)
+        assert int(config.k_ratio * config.clips) == 3  # ⌊7/2⌋
+        assert config.recipe_overrides() == {}
+    assert PAPER_SEGMENTS_PER_CLIP == 3
+
+
+@pytest.mark.parametrize(
+    ("model", "stream"), [("wsgn", None), ("untrimmednet-hard", "flow"), ("wtalc", None)]
+)
+def test_the_paper_recipe_round_trips_through_config_json(tmp_path, model, stream):
+    config = TrainConfig(**{**BASE, "model": model}, recipe="paper", stream=stream)
     config.save(tmp_path)
     assert TrainConfig.load(tmp_path) == config
+
+
+def test_the_default_recipe_reads_every_snippet_at_a_constant_rate():
+    config = TrainConfig(**{**BASE, "model": "untrimmednet-soft"})
+    assert (config.clips, config.lr_step, config.k_ratio, config.stream) == (0, 0, None, None)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("clips", -1), ("lr_step", 1.5), ("proposals", "scenes"), ("stream", "")]
+)
+def test_bad_clip_settings_are_named(field, value):
+    with pytest.raises(ValueError, match=f"`{field}` must be"):
+        TrainConfig(**BASE, **{field: value})
+
+
+def test_the_learning_rate_falls_tenfold_every_lr_step_updates(tmp_path):
+    from keras_wsal.training.trainer import _optimizer
+
+    config = TrainConfig(**{**BASE, "model": "untrimmednet-soft"}, recipe="paper", stream="flow")
+    optimizer = _optimizer(config)
+    rates = []
+    for step in (0, 5999, 6000, 11999, 12000):
+        optimizer.iterations.assign(step)
+        rates.append(float(optimizer.learning_rate))
+    assert rates == pytest.approx([5e-3, 5e-3, 5e-4, 5e-4, 5e-5])
+
+
+def test_the_untrimmednet_paper_recipe_trains_on_clips(data_root, tmp_path, capsys):
+    status = _train(
+        data_root, tmp_path / "run", "--model", "untrimmednet-hard", "--recipe", "paper",
+        "--steps", "3", "--batch-size", "4",
+    )  # fmt: skip
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "sgd at 0.001" in printed and "÷10 every 4000 updates" in printed
+    assert "7 shot clips of 3 snippets per video" in printed
+    assert "--batch-size 4 overrides the paper recipe's 256" in printed
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (saved["clips"], saved["k_ratio"], saved["steps"]) == (7, 0.5, 3)
+
+
+def test_clips_for_the_supervised_model_are_refused_before_any_work(data_root, tmp_path, capsys):
+    status = _train(data_root, tmp_path / "run", "--model", "supervised", "--clips", "7")
+    assert status == 2
+    assert "--clips: the supervised model reads a label per snippet" in _one_line_error(capsys)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unknown_stream_is_refused_before_any_work(data_root, tmp_path, capsys):
+    status = _train(data_root, tmp_path / "run", "--model", "naive", "--stream", "flow")
+    assert status == 2
+    assert "--stream 'flow'" in _one_line_error(capsys)
+    assert not (tmp_path / "run").exists()
 
 
 def test_an_explicit_flag_wins_over_the_recipe_and_is_said(data_root, tmp_path, capsys):
@@ -398,3 +480,16 @@ def test_accumulation_under_a_strategy_is_refused_before_any_work(data_root, tmp
     with pytest.raises(DataError, match="--accumulation-steps 32 does not work under a tf.distr"):
         train(config, strategy=strategy, verbose=0)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("steps_per_epoch", "total", "expected"),
+    [(20, 2000, 20), (1, 10000, 100), (1, 250, 5), (1, 18000, 180), (50, 4000, 50), (1, 7, 1),
+     (1, 101, 101)],
+)  # fmt: skip
+def test_default_rounds_are_epochs_but_at_most_100_and_exact(steps_per_epoch, total, expected):
+    from keras_wsal.training.trainer import _default_round
+
+    assert _default_round(steps_per_epoch, total) == expected
+    assert expected == steps_per_epoch or total % expected == 0
+    assert total // expected <= 100 or expected == steps_per_epoch

@@ -86,6 +86,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="CASL loss weight (0 = off); default: the recipe's",
     )
+    parser.add_argument(
+        "--casl-pairs",
+        type=non_negative_int,
+        default=None,
+        help="W-TALC's pairing: each batch begins with this many pairs of videos sharing a "
+        "class and CASL compares only them (0 = every two videos of a batch); default: the "
+        "recipe's",
+    )
+    parser.add_argument(
+        "--frame-stride",
+        type=non_negative_int,
+        default=None,
+        help="WSGN's temporal augmentation: train on the features interpolated at every Nth "
+        "video frame from a random start among the first 15 (0 = the snippets as they are); "
+        "default: the recipe's",
+    )
+    parser.add_argument(
+        "--frames-per-snippet",
+        type=float,
+        default=16.0,
+        help="video frames per snippet feature, for --frame-stride (I3D: 16)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--optimizer", choices=OPTIMIZERS, default=None, help="default: the recipe's"
@@ -185,6 +207,9 @@ def config_from_args(args):
         clips=args.clips,
         proposals=args.proposals,
         stream=args.stream,
+        casl_pairs=args.casl_pairs,
+        frame_stride=args.frame_stride,
+        frames_per_snippet=args.frames_per_snippet,
         checkpoint_every=args.checkpoint_every,
         strategy=args.strategy,
         jit_compile=jit,
@@ -219,7 +244,13 @@ def run(args) -> int:
             if config.clips
             else ""
         )
-        + (f", stream {config.stream!r} only" if config.stream else ""),
+        + (f", stream {config.stream!r} only" if config.stream else "")
+        + (
+            f", every {config.frame_stride}th frame from a random start"
+            if config.frame_stride
+            else ""
+        )
+        + (f", CASL on {config.casl_pairs} paired videos" if config.casl_pairs else ""),
         flush=True,
     )
     for field, (value, recipe_value) in config.recipe_overrides().items():

@@ -16,6 +16,7 @@ from keras_wsal.datasets.pipeline import (
 )
 from keras_wsal.datasets.synthetic import THUMOS14_LIKE, make_synthetic_dataset
 from keras_wsal.datasets.synthetic_plan import SyntheticDirections, synthetic_directions
+from keras_wsal.datasets.temporal_augmentation import TemporalAugmentation
 from keras_wsal.datasets.weak_labels import WeakLabels, weak_labels_from_names
 from keras_wsal.datasets.writers import (
     write_annotations,
@@ -37,6 +38,7 @@ __all__ = [
     "import_wtalc",
     "make_inference_dataset",
     "THUMOS14_LIKE",
+    "TemporalAugmentation",
     "make_synthetic_dataset",
     "make_training_dataset",
     "make_training_dataset_from_weak_labels",

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from keras_wsal.datasets.clip_sampling import ClipSampling
 from keras_wsal.datasets.feature_dataset import FeatureDataset
+from keras_wsal.datasets.temporal_augmentation import TemporalAugmentation
 from keras_wsal.datasets.weak_labels import WeakLabels
 from keras_wsal.errors import DataError
 from keras_wsal.utils.arguments import is_int
@@ -56,8 +57,10 @@ class _Reader:
         max_length: int | None,
         crop: str,
         clip_sampling: ClipSampling | None = None,
+        augmentation: TemporalAugmentation | None = None,
     ):
         self._load_features = load_features
+        self._augmentation = augmentation
         self._videos = list(videos)
         self._lengths = list(lengths)
         self._streams = list(streams)
@@ -75,8 +78,19 @@ class _Reader:
         video = self._videos[int(index)]
         with self._open_lock:
             features = self._load_features(video)
-        rows = _crop_rows(self._lengths[int(index)], self._max_length, self._crop, int(draw))
-        return tuple(self._checked(video, features, stream, rows) for stream in self._streams)
+        if self._augmentation is None:
+            rows = _crop_rows(self._lengths[int(index)], self._max_length, self._crop, int(draw))
+            return tuple(self._checked(video, features, stream, rows) for stream in self._streams)
+        # The same frames of every stream: one start, then one crop of the resampled rows.
+        crop_draw, start = divmod(int(draw), self._augmentation.start_frames)
+        read = []
+        for stream in self._streams:
+            resampled = self._augmentation.resample(
+                self._checked(video, features, stream, slice(None)), start
+            )
+            rows = _crop_rows(len(resampled), self._max_length, self._crop, crop_draw)
+            read.append(resampled[rows])
+        return tuple(read)
 
     def clip_batch(self, indices: np.ndarray, draw: np.int64) -> tuple[np.ndarray, ...]:
         """`(stream arrays [B, num_clips, D])` of the videos `indices` (`ClipSampling`).
@@ -179,6 +193,40 @@ def _padded_batches(
     return _with_pipeline_options(batches)
 
 
+def _similar_pair_indices(
+    multi_hot: np.ndarray, batch_size: int, pairs: int, seed: int | None, batches: int | None
+) -> tf.data.Dataset:
+    """W-TALC's batches as a stream of video indices, `batch_size` at a time.
+
+    Each batch starts with `pairs` pairs of videos that share a class (W-TALC's `n_similar`):
+    `pairs` classes drawn at random among those with two or more videos (without replacement
+    when there are enough), two different videos of each, and is filled with videos drawn at
+    random. `batches` batches, or endless when None.
+    """
+    by_class = [np.flatnonzero(column) for column in np.asarray(multi_hot).T]
+    eligible = [videos for videos in by_class if len(videos) >= 2]
+    if not eligible:
+        raise DataError("similar_pairs: no class has two training videos to pair")
+    if batch_size < 2 * pairs:
+        raise ValueError(
+            f"similar_pairs={pairs} needs batches of at least {2 * pairs} videos; "
+            f"batch_size is {batch_size}"
+        )
+    num_videos = len(multi_hot)
+
+    def generate():
+        rng = np.random.default_rng(seed)
+        made = 0
+        while batches is None or made < batches:
+            classes = rng.choice(len(eligible), pairs, replace=len(eligible) < pairs)
+            for chosen in classes:
+                yield from (int(i) for i in rng.choice(eligible[chosen], 2, replace=False))
+            yield from (int(i) for i in rng.integers(0, num_videos, batch_size - 2 * pairs))
+            made += 1
+
+    return tf.data.Dataset.from_generator(generate, output_signature=tf.TensorSpec([], tf.int64))
+
+
 def _with_pipeline_options(batches: tf.data.Dataset) -> tf.data.Dataset:
     options = tf.data.Options()
     # Sharding a dataset with no files falls back to DATA anyway; saying so silences the warning.
@@ -228,6 +276,8 @@ def make_training_dataset_from_weak_labels(
     drop_remainder: bool = False,
     fixed_length: bool = False,
     clip_sampling: ClipSampling | None = None,
+    similar_pairs: int = 0,
+    augmentation: TemporalAugmentation | None = None,
 ) -> tf.data.Dataset:
     """The training pipeline over videos known only by their weak labels and a feature loader.
 
@@ -240,6 +290,12 @@ def make_training_dataset_from_weak_labels(
         clip_sampling: UntrimmedNet's clip input (`keras_wsal.datasets.ClipSampling`): each
             element is `num_clips` clip features `[num_clips, D]` instead of (a crop of) the
             video's snippets; `max_length` and `crop` are then not used.
+        similar_pairs: W-TALC's batches for its CASL (`n_similar`, 3 in its code): each batch
+            starts with this many pairs of videos sharing a class, the rest drawn at random
+            (`shuffle` is then not used); 0: the videos in shuffled order.
+        augmentation: WSGN's temporal augmentation (`keras_wsal.datasets.TemporalAugmentation`):
+            each element is the video's features interpolated at every 5th frame from a random
+            start, then cropped to `max_length` steps.
         Other arguments: as for `make_training_dataset`.
 
     Returns:
@@ -258,12 +314,23 @@ def make_training_dataset_from_weak_labels(
                 f"{len(weak_labels)} videos cannot feed {pipelines} input pipelines "
                 "(each needs at least one video)"
             )
+        if similar_pairs and pipelines > 1:
+            raise DataError(
+                "similar_pairs: W-TALC's paired batches need one input pipeline; "
+                f"this strategy has {pipelines}"
+            )
         indices = indices.shard(pipelines, input_context.input_pipeline_id)
         batch_size = input_context.get_per_replica_batch_size(batch_size)
-    if shuffle:
-        indices = indices.shuffle(len(weak_labels), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        indices = indices.repeat()
+    if similar_pairs:
+        epoch = None if repeat else -(-len(weak_labels) // batch_size)
+        indices = _similar_pair_indices(
+            weak_labels.multi_hot, batch_size, similar_pairs, seed, epoch
+        )
+    else:
+        if shuffle:
+            indices = indices.shuffle(len(weak_labels), seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            indices = indices.repeat()
     reader = _Reader(
         load_features,
         weak_labels.videos,
@@ -272,6 +339,7 @@ def make_training_dataset_from_weak_labels(
         max_length,
         crop,
         clip_sampling,
+        augmentation,
     )
     multi_hot = tf.constant(weak_labels.multi_hot)
     draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)

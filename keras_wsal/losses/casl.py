@@ -13,7 +13,9 @@ def _cosine_distance(a, b):
     return 1.0 - safe_divide(ops.sum(a * b, axis=-1), norms)
 
 
-def co_activity_similarity_loss(features, logits, labels, mask=None, margin: float = 0.5):
+def co_activity_similarity_loss(
+    features, logits, labels, mask=None, margin: float = 0.5, pairs: int = 0
+):
     """CASL: videos that share a class should have similar high-attention features.
 
     For video m and class j, with attention Â_m^j = softmax_t(logits_m[:, j]) over its valid
@@ -28,12 +30,19 @@ def co_activity_similarity_loss(features, logits, labels, mask=None, margin: flo
     with d the cosine distance and δ = `margin`. The loss is the mean of ℓ_mn^j over all such
     (m, n, j); 0 when no two videos of the batch share a class.
 
+    Which pairs (m, n) count: with `pairs=0`, every two videos of the batch; with `pairs=P > 0`,
+    W-TALC's: only the consecutive videos (0, 1), (2, 3), …, (2P - 2, 2P - 1), the pairs its
+    loader builds to share a class (`n_similar`; see `keras_wsal.datasets` and
+    `make_training_dataset_from_weak_labels(similar_pairs=P)`). ℓ_mn = ℓ_nm, so the mean over
+    ordered pairs equals W-TALC's over unordered ones.
+
     Args:
         features: `[B, T, D]` snippet features X.
         logits: `[B, T, C]` class activations.
         labels: `[B, C]` multi-hot video labels.
         mask: optional boolean `[B, T]`.
         margin: δ.
+        pairs: 0 (every pair) or W-TALC's number of consecutive pairs `P`.
 
     Returns:
         A float32 scalar.
@@ -56,6 +65,12 @@ def co_activity_similarity_loss(features, logits, labels, mask=None, margin: flo
     d_lh = _cosine_distance(low[:, None], high[None, :])
     pair_loss = 0.5 * (ops.relu(d_hh - d_hl + margin) + ops.relu(d_hh - d_lh + margin))
     batch = ops.shape(labels)[0]
-    not_self = 1.0 - ops.eye(batch, dtype="float32")
-    shared = labels[:, None, :] * labels[None, :, :] * not_self[:, :, None]
+    counted = 1.0 - ops.eye(batch, dtype="float32")
+    if pairs:
+        # (m, n) with m ≠ n in the same consecutive pair, m < 2P.
+        position = ops.arange(batch)
+        same_pair = ops.equal(position[:, None] // 2, position[None, :] // 2)
+        in_pairs = ops.less(position, 2 * pairs)
+        counted = counted * ops.cast(same_pair & in_pairs[:, None], "float32")
+    shared = labels[:, None, :] * labels[None, :, :] * counted[:, :, None]
     return safe_divide(ops.sum(pair_loss * shared), ops.sum(shared))

@@ -44,7 +44,9 @@ class SnippetModel(keras.Model):
     `weight_decay` is the papers' (Caffe / PyTorch) coupled weight decay: every kernel W adds
     weight_decay / 2 · ‖W‖² to the loss, so its gradient gains weight_decay · W. `casl_weight`
     adds W-TALC's co-activity similarity loss (`keras_wsal.losses.co_activity_similarity_loss`)
-    to the training loss.
+    to the training loss, over every two videos of a batch that share a class, or with
+    `casl_pairs = P > 0` over W-TALC's `P` consecutive pairs only (the batch's first `2P` videos,
+    paired by the training pipeline's `similar_pairs`).
 
     Subclasses define `_make_head(name, input_dim)`, returning a Keras layer whose
     `call(features, snippet_mask=None, training=None)` returns a dict with the four
@@ -59,9 +61,15 @@ class SnippetModel(keras.Model):
         casl_weight: float = 0.0,
         casl_margin: float = 0.5,
         weight_decay: float = 0.0,
+        casl_pairs: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if not is_int(casl_pairs, 0):
+            raise ValueError(
+                f"{type(self).__name__}: `casl_pairs` must be an int ≥ 0; received {casl_pairs!r}."
+            )
+        self.casl_pairs = int(casl_pairs)
         if not is_real(weight_decay, 0):
             raise ValueError(
                 f"{type(self).__name__}: `weight_decay` must be ≥ 0; received {weight_decay!r}."
@@ -208,7 +216,9 @@ class SnippetModel(keras.Model):
         if self.casl_weight > 0 and training and y is not None:
             per_head, mask, _ = self.training_forward(x, training)
             casl = sum(
-                co_activity_similarity_loss(o["features"], o["logits"], y, mask, self.casl_margin)
+                co_activity_similarity_loss(
+                    o["features"], o["logits"], y, mask, self.casl_margin, self.casl_pairs
+                )
                 for o in per_head
             ) / len(per_head)
             loss = loss + self.casl_weight * casl
@@ -223,6 +233,7 @@ class SnippetModel(keras.Model):
                 "fusion": self.fusion,
                 "casl_weight": self.casl_weight,
                 "casl_margin": self.casl_margin,
+                "casl_pairs": self.casl_pairs,
                 "weight_decay": self.weight_decay,
             }
         )

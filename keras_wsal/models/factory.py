@@ -20,6 +20,7 @@ def build_model(
     k_ratio: float | None = None,
     casl_weight: float | None = None,
     weight_decay: float = 0.0,
+    casl_pairs: int = 0,
 ):
     """The model called `name` (one of `MODEL_NAMES`); an argument left None keeps its default.
 
@@ -27,7 +28,11 @@ def build_model(
     `k_ratio` to "untrimmednet-hard" and "wtalc".
     """
     given = {"dropout": dropout, "fusion": fusion, "casl_weight": casl_weight}
-    common = {"weight_decay": weight_decay, **{k: v for k, v in given.items() if v is not None}}
+    common = {
+        "weight_decay": weight_decay,
+        "casl_pairs": casl_pairs,
+        **{k: v for k, v in given.items() if v is not None},
+    }
     if name in ("untrimmednet-hard", "untrimmednet-soft"):
         mode = name.split("-")[1]
         return UntrimmedNet(

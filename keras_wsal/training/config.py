@@ -33,6 +33,8 @@ RECIPE_FIELDS = (
     "clips",
     "proposals",
     "k_ratio",
+    "casl_pairs",
+    "frame_stride",
 )
 
 
@@ -80,6 +82,15 @@ class TrainConfig:
             snippet; 0: off; None: the recipe's (7 in UntrimmedNet's paper recipe).
         proposals: "shot" or "uniform" clip proposals from the features (with `clips`); None:
             the recipe's.
+        casl_pairs: W-TALC's CASL pairing: each batch begins with this many pairs of videos
+            sharing a class and CASL compares only them; 0: every two videos of a batch that
+            share a class; None: the recipe's (3 in W-TALC's paper recipe, else 0).
+        frame_stride: WSGN's temporal augmentation (`keras_wsal.datasets.TemporalAugmentation`):
+            train on the features interpolated at every `frame_stride`-th video frame from a
+            random start among the first 15; 0: off; None: the recipe's (5 in WSGN's paper
+            recipe). Detection reads the snippets as they are.
+        frames_per_snippet: the video frames one snippet feature covers (I3D: 16), for
+            `frame_stride`.
         stream: train on this one stream of a two-stream dataset (UntrimmedNet trains its
             streams separately; fuse them with `keras_wsal.models.fuse_streams`); None: all.
         checkpoint_every: steps between checkpoints (None: one per epoch, at most 100 in all).
@@ -119,6 +130,9 @@ class TrainConfig:
     clips: int | None = None
     proposals: str | None = None
     stream: str | None = None
+    casl_pairs: int | None = None
+    frame_stride: int | None = None
+    frames_per_snippet: float = 16.0
 
     def __post_init__(self):
         from keras_wsal.models.wsgn import parse_norms  # Keras: not needed by `--help`
@@ -169,9 +183,13 @@ class TrainConfig:
             fail("batch_size", "an int ≥ 1")
         if not is_int(self.accumulation_steps) or self.accumulation_steps < 1:
             fail("accumulation_steps", "an int ≥ 1")
-        for field in ("lr_step", "clips"):
+        for field in ("lr_step", "clips", "casl_pairs", "frame_stride"):
             if not is_int(getattr(self, field)) or getattr(self, field) < 0:
                 fail(field, "an int ≥ 0 (0: off)")
+        if not (is_real(self.frames_per_snippet) and 0 < self.frames_per_snippet < math.inf):
+            fail("frames_per_snippet", "a finite float > 0")
+        if self.clips and self.frame_stride:
+            fail("frame_stride", "0 when `clips` is set (clips are made from the snippets)")
         if self.proposals not in SNIPPET_PROPOSAL_METHODS:
             fail("proposals", f"one of {SNIPPET_PROPOSAL_METHODS}")
         if self.stream is not None and (not isinstance(self.stream, str) or not self.stream):

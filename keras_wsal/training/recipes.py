@@ -31,6 +31,9 @@ PAPER_SCHEDULES = {
 # UntrimmedNet §5.3: clip proposals sampled per video per step, and TSN's snippets per clip (§5.1).
 PAPER_CLIPS_PER_VIDEO = 7
 PAPER_SEGMENTS_PER_CLIP = 3
+# WSGN §4.2: "vary the start of the sampled sequence from 1st to 15th frame".
+PAPER_START_FRAMES = 15
+
 # UntrimmedNet §5.2: videos per update.
 PAPER_UNTRIMMEDNET_BATCH = 256
 
@@ -65,6 +68,11 @@ class Recipe:
             (`keras_wsal.datasets.ClipSampling`; 0: the model reads every snippet of a crop).
         proposals: how the clip proposals are made, "shot" or "uniform" (with `clips`).
         k_ratio: the top-k fraction of hard selection (None: the model's own, 1/8).
+        frame_stride: WSGN's temporal augmentation: train on the features interpolated at every
+            `frame_stride`-th frame from a random start among the first 15
+            (`keras_wsal.datasets.TemporalAugmentation`; 0: off, the snippets as they are).
+        casl_pairs: W-TALC's pairing for CASL: each batch begins with this many pairs of videos
+            sharing a class, and CASL compares only them (0: every two videos of a batch).
     """
 
     optimizer: str
@@ -80,12 +88,18 @@ class Recipe:
     clips: int = 0
     proposals: str = "shot"
     k_ratio: float | None = None
+    casl_pairs: int = 0
+    frame_stride: int = 0
 
 
 _PAPER = {
     # WSGN §4.2: "batch size of 128 ... 32 sub-batches" (4 videos each), 80 epochs, rate 1e-4.
-    "wsgn": Recipe("adam", 1e-4, None, 80, 0.8, 0.0, 0.0, batch_size=4, accumulation_steps=32),
-    "wtalc": Recipe("adam", 1e-4, 6000, None, 0.7, 0.5, 0.0),
+    # §4.2: "we sample every 5th frame and perform a temporal data augmentation".
+    "wsgn": Recipe(
+        "adam", 1e-4, None, 80, 0.8, 0.0, 0.0, batch_size=4, accumulation_steps=32, frame_stride=5
+    ),
+    # W-TALC's code: n_similar = 3 pairs begin each batch of 10.
+    "wtalc": Recipe("adam", 1e-4, 6000, None, 0.7, 0.5, 0.0, casl_pairs=3),
 }
 _DEFAULT = {
     "wsgn": Recipe("adam", 3e-4, 2000, None, 0.7, 0.0, 0.0),

@@ -114,6 +114,18 @@ def _clip_sampling(config: TrainConfig, dataset):
     )
 
 
+def _augmentation(config: TrainConfig):
+    """WSGN's temporal augmentation when `config.frame_stride` asks for it (None otherwise)."""
+    from keras_wsal.datasets.temporal_augmentation import TemporalAugmentation
+    from keras_wsal.training.recipes import PAPER_START_FRAMES
+
+    if not config.frame_stride:
+        return None
+    return TemporalAugmentation(
+        config.frame_stride, PAPER_START_FRAMES, float(config.frames_per_snippet)
+    )
+
+
 def _trained_streams(config: TrainConfig, dataset) -> dict[str, int]:
     """{stream: D} of the streams the run trains on: all, or the one `config.stream` names."""
     dims = dict(dataset.feature_dims)
@@ -253,6 +265,7 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
                 k_ratio=config.k_ratio,
                 casl_weight=config.casl,
                 weight_decay=config.weight_decay,
+                casl_pairs=config.casl_pairs,
             )
             model.compile(
                 optimizer=_optimizer(config),
@@ -290,6 +303,8 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
                 input_context=input_context,
                 repeat=True,
                 clip_sampling=clip_sampling,
+                similar_pairs=config.casl_pairs,
+                augmentation=_augmentation(config),
             )
             # XLA compiles one train step per batch length: a few length buckets, not every length.
             return pad_length_to_multiple(batches, LENGTH_BUCKET) if model.jit_compile else batches

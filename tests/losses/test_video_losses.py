@@ -33,8 +33,9 @@ def test_losses_serialize():
         assert type(restored) is type(loss)
 
 
-def numpy_casl(features, logits, labels, lengths, margin=0.5):
-    """W-TALC's CASL by loops over pairs and classes, float64."""
+def numpy_casl(features, logits, labels, lengths, margin=0.5, pairs=None):
+    """W-TALC's CASL by loops over pairs and classes, float64; `pairs`: the consecutive pairs
+    (0, 1), (2, 3), ... of W-TALC's loader, else every two videos."""
 
     def cosine_distance(a, b):
         return 1 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
@@ -45,21 +46,24 @@ def numpy_casl(features, logits, labels, lengths, margin=0.5):
         a = np.exp(s - s.max()) / np.exp(s - s.max()).sum()
         return a @ x, (1 - a) @ x / max(lengths[m] - 1, 1)
 
+    if pairs is None:
+        compared = [(m, n) for m in range(len(labels)) for n in range(len(labels)) if m != n]
+    else:
+        compared = [(2 * i, 2 * i + 1) for i in range(pairs) if 2 * i + 1 < len(labels)]
     terms = []
     for j in range(labels.shape[1]):
-        for m in range(len(labels)):
-            for n in range(len(labels)):
-                if m != n and labels[m, j] and labels[n, j]:
-                    hm, lm = high_low(m, j)
-                    hn, ln = high_low(n, j)
-                    d = cosine_distance(hm, hn)
-                    terms.append(
-                        0.5
-                        * (
-                            max(0, d - cosine_distance(hm, ln) + margin)
-                            + max(0, d - cosine_distance(lm, hn) + margin)
-                        )
+        for m, n in compared:
+            if labels[m, j] and labels[n, j]:
+                hm, lm = high_low(m, j)
+                hn, ln = high_low(n, j)
+                d = cosine_distance(hm, hn)
+                terms.append(
+                    0.5
+                    * (
+                        max(0, d - cosine_distance(hm, ln) + margin)
+                        + max(0, d - cosine_distance(lm, hn) + margin)
                     )
+                )
     return np.mean(terms) if terms else 0.0
 
 
@@ -74,6 +78,22 @@ def test_casl_matches_a_loop_implementation(seed):
     features = np.where(mask[..., None], features, 99.0).astype("float32")
     got = float(co_activity_similarity_loss(features, logits, labels, mask))
     np.testing.assert_allclose(got, numpy_casl(features, logits, labels, lengths), rtol=1e-5)
+
+
+@pytest.mark.parametrize("pairs", [1, 2, 3])
+def test_casl_with_wtalcs_consecutive_pairs_matches_its_loop(pairs):
+    rng = np.random.default_rng(pairs)
+    features = rng.normal(size=(6, 7, 5)).astype("float32")
+    logits = rng.normal(size=(6, 7, 3)).astype("float32")
+    # Pairs (0, 1) and (2, 3) share classes; 4 and 5 share class 0 too but only count as a pair
+    # when pairs = 3; 0 and 2 share class 0 and never count.
+    labels = np.array([[1, 0, 1], [1, 0, 1], [1, 1, 0], [0, 1, 0], [1, 0, 0], [1, 0, 0]], "float32")
+    lengths = [7, 5, 3, 7, 2, 6]
+    mask = np.arange(7)[None] < np.array(lengths)[:, None]
+    got = float(co_activity_similarity_loss(features, logits, labels, mask, pairs=pairs))
+    expected = numpy_casl(features, logits, labels, lengths, pairs=pairs)
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    assert not np.isclose(expected, numpy_casl(features, logits, labels, lengths))
 
 
 def test_casl_is_zero_without_shared_classes():

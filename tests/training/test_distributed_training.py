@@ -88,6 +88,9 @@ def _config(data_root, out, model) -> TrainConfig:
         checkpoint_every=1,  # round 1 is step 1: its logged loss is the first step's
         seed=SEED,
         accumulation_steps=1,  # WSGN's paper recipe accumulates 32; strategies cannot (see train)
+        clips=0,  # every snippet, as the batches the test predicts (not UntrimmedNet's clips)
+        k_ratio=0.125,  # the model's own, which `_loss_on_batch` builds
+        lr_step=0,
     )
 
 

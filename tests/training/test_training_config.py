@@ -348,6 +348,11 @@ def test_the_wsgn_paper_recipe_is_the_papers_text():
     assert config.dropout == 0.8
     assert config.accumulation_steps == 32
     assert config.batch_size * config.accumulation_steps == 128
+    # "we sample every 5th frame and ... vary the start of the sampled sequence from 1st to
+    # 15th frame"
+    from keras_wsal.training.recipes import PAPER_START_FRAMES
+
+    assert (config.frame_stride, PAPER_START_FRAMES) == (5, 15)
     assert config.recipe_overrides() == {}
 
 
@@ -493,3 +498,31 @@ def test_default_rounds_are_epochs_but_at_most_100_and_exact(steps_per_epoch, to
     assert _default_round(steps_per_epoch, total) == expected
     assert expected == steps_per_epoch or total % expected == 0
     assert total // expected <= 100 or expected == steps_per_epoch
+
+
+def test_wtalcs_paper_recipe_pairs_its_batches_for_casl(data_root, tmp_path):
+    # W-TALC's code: batch 10, n_similar = 3 pairs of videos sharing a class in each.
+    config = TrainConfig(**{**BASE, "model": "wtalc"}, recipe="paper")
+    assert (config.batch_size, config.casl_pairs, config.casl) == (10, 3, 0.5)
+    assert TrainConfig(**{**BASE, "model": "wtalc"}).casl_pairs == 0
+    status = _train(
+        data_root, tmp_path / "run", "--model", "wtalc", "--casl-pairs", "2",
+        "--batch-size", "4", "--steps", "2",
+    )  # fmt: skip
+    assert status == 0
+    model, _ = load_run_model(tmp_path / "run")
+    assert model.casl_pairs == 2
+
+
+def test_wsgns_augmentation_trains_and_cannot_go_with_clips(data_root, tmp_path, capsys):
+    assert TrainConfig(**BASE).frame_stride == 0
+    with pytest.raises(ValueError, match="`frame_stride` must be 0 when `clips` is set"):
+        TrainConfig(**BASE, clips=7, frame_stride=5)
+    status = _train(
+        data_root, tmp_path / "run", "--model", "wsgn", "--frame-stride", "5",
+        "--frames-per-snippet", "4", "--steps", "2", "--batch-size", "4",
+    )  # fmt: skip
+    assert status == 0
+    assert "every 5th frame from a random start" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (saved["frame_stride"], saved["frames_per_snippet"]) == (5, 4.0)

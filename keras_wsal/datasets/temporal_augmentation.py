@@ -1,0 +1,67 @@
+"""WSGN's temporal augmentation on snippet features (WSGN §4.2, §4.3).
+
+WSGN trains on frame-wise features: I3D features "bi-linear[ly] interpolat[ed] to obtain
+frame-wise feature representation" (§4.3), of which "we sample every 5th frame and perform a
+temporal data augmentation (vary the start of the sampled sequence from 1st to 15th frame)"
+(§4.2). On a dataset of snippet features, each snippet `i` covering frames
+`[i F, (i + 1) F)` (`F = frames_per_snippet`, 16 for I3D), frame `f` sits at snippet position
+
+    p_f = (f + 1/2) / F - 1/2,
+
+and its feature is the linear interpolation of the two snippets around it (the first or last
+snippet beyond the ends). A training element is the frames `f = s, s + 5, s + 10, …` below
+`T F`, with the start `s` drawn uniformly from `0..14` (the paper's 1st to 15th frame): about
+`T F / 5` steps, 3.2 per snippet for I3D. Detection still reads one step per snippet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class TemporalAugmentation:
+    """Every `frame_stride`-th frame from a random start among the first `start_frames`.
+
+    Attributes:
+        frame_stride: frames between two sampled frames (WSGN: 5).
+        start_frames: the start is drawn from frames `0 .. start_frames - 1` (WSGN: 15).
+        frames_per_snippet: `F`, the video frames one snippet feature covers (I3D: 16).
+    """
+
+    frame_stride: int = 5
+    start_frames: int = 15
+    frames_per_snippet: float = 16.0
+
+    def __post_init__(self):
+        for field in ("frame_stride", "start_frames"):
+            value = getattr(self, field)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(
+                    f"TemporalAugmentation: `{field}` must be an int >= 1, got {value!r}"
+                )
+        if not self.frames_per_snippet > 0 or not np.isfinite(self.frames_per_snippet):
+            raise ValueError(
+                "TemporalAugmentation: `frames_per_snippet` must be a finite number > 0, got "
+                f"{self.frames_per_snippet!r}"
+            )
+
+    def positions(self, num_snippets: int, start: int) -> np.ndarray:
+        """Snippet positions `p_f` (float64) of the sampled frames, at least one."""
+        if num_snippets < 1:
+            raise ValueError(f"num_snippets must be >= 1, got {num_snippets}")
+        num_frames = num_snippets * self.frames_per_snippet
+        start = min(int(start), max(int(np.ceil(num_frames)) - 1, 0))
+        frames = np.arange(start, max(num_frames, start + 1), self.frame_stride, dtype=np.float64)
+        return (frames + 0.5) / self.frames_per_snippet - 0.5
+
+    def resample(self, features: np.ndarray, start: int) -> np.ndarray:
+        """float32 `[J, D]`: `features` `[T, D]` interpolated at the frames from `start` on."""
+        features = np.asarray(features, dtype=np.float32)
+        positions = np.clip(self.positions(len(features), start), 0.0, len(features) - 1)
+        lower = np.floor(positions).astype(np.int64)
+        upper = np.minimum(lower + 1, len(features) - 1)
+        weight = (positions - lower).astype(np.float32)[:, None]
+        return (1.0 - weight) * features[lower] + weight * features[upper]

@@ -67,6 +67,11 @@ ROWS = {
         "paper",
     ),
     "wtalc-paper": ("W-TALC, --recipe paper", "wtalc", ["--recipe", "paper"], "paper"),
+    # One change each to a default row (issue 10): W-TALC's CASL pairing, ZLoc's statistics over
+    # the whole video in training as at test time, WSGN's temporal augmentation.
+    "wtalc-pairs": ("W-TALC, --casl-pairs 3", "wtalc", ["--casl-pairs", "3"], "default"),
+    "wsgn-whole": ("WSGN complete, --max-length none", "wsgn", ["--max-length", "none"], "default"),
+    "wsgn-stride": ("WSGN complete, --frame-stride 5", "wsgn", ["--frame-stride", "5"], "default"),
     # The default rows again under bfloat16 mixed precision (issue 13: "auto" precision).
     "naive-bf16": ("Naive, mixed_bfloat16", "naive", ["--precision", "mixed_bfloat16"], "default"),
     "wsgn-bf16": (

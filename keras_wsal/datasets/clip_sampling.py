@@ -7,7 +7,7 @@ consensus of their `K` scores equals the modules applied to the mean feature; on
 
     φ(c) = (1/K) Σ_k f[t_k],   t_k = b + floor((k + u_k) L / K),  u_k ~ U[0, 1),
 
-for a clip `[b, b + L)` (`keras_wsal.training.tsn_sampling.segment_frames`). A video becomes a
+for a clip `[b, b + L)` (`keras_wsal.proposals.segment_frames`). A video becomes a
 sequence of `N` clip features in time order, which the model reads as it reads snippets (mask all
 True). Dropout falls on `φ(c)` (after the consensus), as in the end-to-end model.
 """
@@ -19,13 +19,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from keras_wsal.proposals.sampling import sample_clips, segment_frames
 from keras_wsal.proposals.snippet_proposals import (
     SNIPPET_PROPOSAL_METHODS,
     clip_snippets_for,
     snippet_proposals,
 )
-from keras_wsal.training.proposal_sampling import sample_clips
-from keras_wsal.training.tsn_sampling import segment_frames
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,8 @@ import numpy as np
 
 from keras_wsal.backbones import preprocess_input
 from keras_wsal.errors import VideoError
-from keras_wsal.training.tsn_sampling import CROP_SCALES, multi_scale_crop, segment_frames
+from keras_wsal.proposals import segment_frames
+from keras_wsal.training.tsn_sampling import CROP_SCALES, multi_scale_crop
 from keras_wsal.video.flow import (
     DEFAULT_BOUND,
     STACK_LENGTH,

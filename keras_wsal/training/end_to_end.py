@@ -69,13 +69,14 @@ from keras_wsal.errors import DataError, VideoError
 from keras_wsal.formats.annotations import parse_database, resolve_classes, videos_of_subset
 from keras_wsal.losses import UntrimmedNetLoss
 from keras_wsal.models import UntrimmedNetVideo
+from keras_wsal.proposals import sample_clips, segment_frames
 from keras_wsal.training.checkpoints import (
     CheckpointEveryRound,
     restore_newest_readable,
 )
 from keras_wsal.training.clip_loader import VideoClipLoader
 from keras_wsal.training.end_to_end_config import PAPER_SCHEDULES, EndToEndConfig
-from keras_wsal.training.proposal_sampling import PROPOSAL_METHODS, sample_clips, video_proposals
+from keras_wsal.training.proposal_sampling import PROPOSAL_METHODS, video_proposals
 from keras_wsal.training.run_folder import (
     CHECKPOINT_DIR,
     CLASSES_FILE,
@@ -86,7 +87,7 @@ from keras_wsal.training.run_folder import (
     run_folder_lock,
     save_atomically,
 )
-from keras_wsal.training.tsn_sampling import CROP_SCALES, multi_scale_crop, segment_frames
+from keras_wsal.training.tsn_sampling import CROP_SCALES, multi_scale_crop
 from keras_wsal.utils.atomic_files import atomic_write_text
 from keras_wsal.video.files import find_videos
 

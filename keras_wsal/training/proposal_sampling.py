@@ -1,4 +1,5 @@
-"""The clip proposals of a training video (UntrimmedNet §3.1) and the clips drawn from them."""
+"""The clip proposals of a training video file (UntrimmedNet §3.1); the clips a step reads are
+drawn from them by `keras_wsal.proposals.sample_clips`."""
 
 from __future__ import annotations
 
@@ -55,23 +56,3 @@ def video_proposals(
         num_frames = reader.frame_count
         proposals = uniform_proposals(num_frames, min(uniform_clips, num_frames))
     return TrainingVideo(path.stem, path, num_frames, proposals)
-
-
-def sample_clips(proposals: np.ndarray, num_clips: int, rng: np.random.Generator) -> np.ndarray:
-    """`num_clips` of a video's proposals at random, in time order (§5.3: 7 per video).
-
-    Without replacement when there are at least `num_clips` proposals; otherwise every proposal
-    once and the rest drawn with replacement (each draw gets its own random snippets).
-
-    Returns:
-        int64 `[num_clips, 2]`.
-    """
-    proposals = np.asarray(proposals, dtype=np.int64).reshape(-1, 2)
-    if len(proposals) == 0:
-        raise ValueError("proposals is empty: a video needs at least one clip proposal")
-    if len(proposals) >= num_clips:
-        chosen = rng.choice(len(proposals), num_clips, replace=False)
-    else:
-        extra = rng.choice(len(proposals), num_clips - len(proposals), replace=True)
-        chosen = np.concatenate([np.arange(len(proposals)), extra])
-    return proposals[np.sort(chosen)]

@@ -1,5 +1,5 @@
-"""TSN's snippet sampling and augmentation (Wang et al. 2016): one frame per segment of a clip,
-corner cropping with scale jittering."""
+"""TSN's augmentation (Wang et al. 2016): corner cropping with scale jittering. Its sparse
+snippet sampling, one frame per segment of a clip, is `keras_wsal.proposals.segment_frames`."""
 
 from __future__ import annotations
 
@@ -7,41 +7,6 @@ import cv2
 import numpy as np
 
 CROP_SCALES = (1.0, 0.875, 0.75, 0.66)
-
-
-def segment_frames(
-    clips: np.ndarray, num_segments: int, rng: np.random.Generator | None = None
-) -> np.ndarray:
-    """TSN's snippet sampling: one frame in each of `K` equal segments of every clip.
-
-    For a clip `[b, e)` of `L = e - b` frames, segment `k` is `[b + k L / K, b + (k + 1) L / K)`
-    and its frame is
-
-        f_k = b + floor((k + u_k) L / K),   u_k ~ U[0, 1) (training),  u_k = 1/2 (`rng=None`),
-
-    the segment's centre at test time. A clip shorter than `K` frames repeats frames.
-
-    Args:
-        clips: int `[N, 2]` clips `[begin, end)` with `end > begin`.
-        num_segments: `K >= 1`.
-        rng: the random generator; `None` samples the centres.
-
-    Returns:
-        int64 `[N, K]` frame indices, each in its clip.
-    """
-    clips = np.asarray(clips, dtype=np.int64).reshape(-1, 2)
-    if num_segments < 1:
-        raise ValueError(f"num_segments must be >= 1, got {num_segments}")
-    if np.any(clips[:, 1] <= clips[:, 0]):
-        raise ValueError(f"every clip must have end > begin, got {clips.tolist()}")
-    lengths = (clips[:, 1] - clips[:, 0])[:, None]
-    if rng is None:
-        offsets = np.full((len(clips), num_segments), 0.5)
-    else:
-        offsets = rng.random((len(clips), num_segments))
-    positions = np.arange(num_segments)[None, :] + offsets
-    frames = clips[:, :1] + np.floor(positions * lengths / num_segments).astype(np.int64)
-    return np.minimum(frames, clips[:, 1:] - 1)
 
 
 def multi_scale_crop(

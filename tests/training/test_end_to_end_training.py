@@ -14,34 +14,16 @@ from keras_wsal.backbones import make_backbone, preprocess_input
 from keras_wsal.errors import DataError, VideoError
 from keras_wsal.losses import UntrimmedNetLoss
 from keras_wsal.models import UntrimmedNetVideo
+from keras_wsal.proposals import segment_frames
 from keras_wsal.training.clip_loader import VideoClipLoader
 from keras_wsal.training.end_to_end import _initialise_backbone, train_end_to_end
 from keras_wsal.training.end_to_end_config import EndToEndConfig
-from keras_wsal.training.proposal_sampling import sample_clips, video_proposals
-from keras_wsal.training.tsn_sampling import multi_scale_crop, segment_frames
+from keras_wsal.training.proposal_sampling import video_proposals
+from keras_wsal.training.tsn_sampling import multi_scale_crop
 from keras_wsal.video import compute_flow, open_video, quantize_flow, write_synthetic_video
 
 BACKBONE = "mobilenet_v3_small"
 SIZE = 32
-
-
-def test_segment_frames_centres_by_hand_and_random_frames_in_their_segments():
-    clips = np.array([[0, 9], [10, 12], [5, 6]])
-    # L = 9: floor(1.5), floor(4.5), floor(7.5); L = 2: floor(1/3), floor(1), floor(5/3).
-    np.testing.assert_array_equal(segment_frames(clips, 3), [[1, 4, 7], [10, 11, 11], [5, 5, 5]])
-    rng = np.random.default_rng(0)
-    long_clips = np.array([[0, 30], [100, 107]])
-    draws = np.stack([segment_frames(long_clips, 3, rng) for _ in range(200)])
-    for n, (begin, end) in enumerate(long_clips):
-        length = end - begin
-        for k in range(3):
-            # The frames that overlap [b + k L / K, b + (k + 1) L / K) in continuous time.
-            low, high = begin + k * length // 3, begin - (-(k + 1) * length // 3) - 1
-            frames = draws[:, n, k]
-            assert frames.min() == low and frames.max() == high
-            assert len(np.unique(frames)) == high - low + 1  # every such frame is drawn
-    with pytest.raises(ValueError, match="end > begin"):
-        segment_frames(np.array([[4, 4]]), 3)
 
 
 def test_multi_scale_crop_takes_tsn_corner_crops_and_scales():
@@ -75,18 +57,6 @@ def test_multi_scale_crop_takes_tsn_corner_crops_and_scales():
     centre = multi_scale_crop(frames, size)
     np.testing.assert_array_equal(centre, frames[:, :, 16:240, 58:282])
     assert multi_scale_crop(frames, 64, rng).shape == (2, 3, 64, 64, 10)
-
-
-def test_sample_clips_without_then_with_replacement():
-    proposals = np.array([[0, 5], [5, 9], [9, 20], [20, 31]])
-    rng = np.random.default_rng(0)
-    three = sample_clips(proposals, 3, rng)
-    assert len({tuple(c) for c in three}) == 3 and np.all(np.diff(three[:, 0]) > 0)
-    six = sample_clips(proposals, 6, rng)
-    assert six.shape == (6, 2) and {tuple(c) for c in six} == {tuple(c) for c in proposals}
-    assert np.all(np.diff(six[:, 0]) >= 0)
-    with pytest.raises(ValueError, match="proposals is empty"):
-        sample_clips(np.zeros((0, 2)), 3, rng)
 
 
 @pytest.fixture(scope="module")

@@ -75,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--precision",
         choices=PRECISIONS,
-        default="float32",
+        default="auto",
         help="auto: mixed_float16 on GPUs with tensor cores, mixed_bfloat16 on CPUs with "
         "bfloat16 instructions, else float32 (the choice is printed and saved)",
     )
@@ -162,7 +162,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "trains rgb and flow apart; then fuse them with `keras-wsal fuse`); default: all",
     )
     parser.add_argument(
-        "--checkpoint-every", type=positive_int, default=None, help="steps (default: 1 epoch)"
+        "--checkpoint-every",
+        type=positive_int,
+        default=None,
+        help="steps between checkpoints (default: one epoch, at most 100 checkpoints in a run)",
     )
     parser.add_argument("--strategy", choices=STRATEGIES, default="auto")
     parser.add_argument(

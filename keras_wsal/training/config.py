@@ -110,7 +110,7 @@ class TrainConfig:
     steps: int | None = None
     batch_size: int | None = None
     max_length: int | None = 750
-    precision: str = "float32"
+    precision: str = "auto"
     norms: tuple[str, ...] = ("zloc", "gloc", "sloc")
     casl: float | None = None
     seed: int = 0

@@ -80,10 +80,31 @@ def resolve_precision(name: str) -> tuple[str, str]:
 def with_resolved_precision(config):
     """`(config, note)`: a training config with "auto" replaced by the policy it stands for on
     this machine (the run then records what it trained in), and a line that says so, or None
-    when the precision was given."""
+    when the precision was given.
+
+    A run folder that already holds a run keeps the policy it was started in: "auto" resumes a
+    float32 run in float32 on any machine.
+    """
+    if config.precision == "auto":
+        started = _saved_precision(Path(config.out) / "config.json")
+        if started is not None:
+            return dataclasses.replace(
+                config, precision=started
+            ), f"precision auto: {started}, the policy this run was started in"
     policy, why = resolve_precision(config.precision)
     if policy == config.precision:
         return config, None
     return dataclasses.replace(
         config, precision=policy
     ), f"precision {config.precision}: {policy}, for {why}"
+
+
+def _saved_precision(path: Path) -> str | None:
+    """The concrete policy saved in a run's `config.json`, if there is one."""
+    import json
+
+    try:
+        saved = json.loads(path.read_text()).get("precision")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return saved if saved in PRECISIONS and saved != "auto" else None

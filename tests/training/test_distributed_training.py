@@ -92,6 +92,7 @@ def _config(data_root, out, model) -> TrainConfig:
         k_ratio=0.125,  # the model's own, which `_loss_on_batch` builds
         lr_step=0,
         frame_stride=0,  # the snippets as they are (WSGN's paper recipe resamples them)
+        precision="float32",  # the NumPy-side reference is float32
     )
 
 

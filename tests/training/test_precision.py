@@ -69,3 +69,24 @@ def test_auto_is_said_and_saved_as_chosen(tmp_path, capsys, monkeypatch):
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["precision"] == "mixed_bfloat16"
     assert main(argv) == 0  # the same command resumes the same run
+
+
+def test_auto_is_the_default_and_resumes_a_run_in_its_own_policy(tmp_path, capsys, monkeypatch):
+    from training_helpers import write_tiny_dataset
+
+    from keras_wsal.cli import main
+    from keras_wsal.training import TrainConfig
+
+    assert TrainConfig(data="d", subset="s", model="wsgn", out="o").precision == "auto"
+    monkeypatch.setattr(module, "gpu_compute_capabilities", lambda: [])
+    monkeypatch.setattr(module, "cpu_bfloat16_flags", lambda: ["amx_bf16"])
+    data, run = tmp_path / "data", tmp_path / "run"
+    write_tiny_dataset(data)
+    argv = ["train", "--data", str(data), "--subset", "train", "--model", "naive",
+            "--out", str(run), "--validation-fraction", "0", "--quiet"]  # fmt: skip
+    assert main([*argv, "--steps", "1", "--precision", "float32"]) == 0
+    capsys.readouterr()
+    # Started in float32 (e.g. before auto was the default): auto continues it in float32.
+    assert main([*argv, "--steps", "2"]) == 0
+    assert "precision auto: float32, the policy this run was started in" in capsys.readouterr().out
+    assert json.loads((run / "config.json").read_text())["precision"] == "float32"

@@ -16,8 +16,9 @@ video, 20 classes) and prints one table, each row measured in its own process:
 
 Columns: steps/s; GFLOP/s achieved (the step's FLOPs as `bench_training.step_flops` counts them,
 on the batch's padded snippets) and their fraction of a same-process matmul `[B·750, D] × [D, D]`
-of the same precision and framework; peak RSS of the process (`ru_maxrss`), against the size of
-all features in RAM; and, for keras_wsal, detection seconds per video (the model's forward pass
+of the same precision and framework; peak RSS of the process (`ru_maxrss`) and its growth over
+the process's own baseline (the framework loaded, before any data), the growth against the size
+of all features in RAM; and, for keras_wsal, detection seconds per video (the model's forward pass
 and the default rule, on `--detect-videos` whole videos).
 
 Usage:
@@ -108,6 +109,7 @@ def _tf_matmul_gflops(precision: str, dim: int) -> float:
 def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
     import keras
     import numpy as np
+    import tensorflow as tf  # noqa: F401 (loaded before the baseline is read)
     from bench_training import step_flops
 
     from keras_wsal.datasets import FeatureDataset, make_training_dataset
@@ -117,6 +119,7 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
     from keras_wsal.training.precision import with_resolved_precision
     from keras_wsal.training.trainer import _optimizer
 
+    baseline = _peak_rss_mib()
     steps = args.warmup + args.steps
     config = TrainConfig(
         data=str(data), subset="validation", model="wsgn", out=str(out), steps=steps,
@@ -165,6 +168,7 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
         "gflops": flops / seconds / 1e9,
         "matmul_gflops": _tf_matmul_gflops(config.precision, args.feature_dim),
         "precision": config.precision,
+        "baseline_rss_mib": baseline,
     }
     if source == "files":
         import itertools
@@ -186,6 +190,7 @@ def torch_row(data: Path, args) -> dict:
     import torch
     from reference_wsgn_torch import WSGNHead, make_step, read_batch, step_flops
 
+    baseline = _peak_rss_mib()
     torch.manual_seed(0)
     database = json.loads((data / "annotations.json").read_text())["database"]
     classes = json.loads((data / "meta.json").read_text())["classes"]
@@ -228,6 +233,7 @@ def torch_row(data: Path, args) -> dict:
         "matmul_gflops": matmul,
         "precision": "float32",
         "torch_threads": torch.get_num_threads(),
+        "baseline_rss_mib": baseline,
     }
 
 
@@ -244,9 +250,9 @@ def measure(row: str, data: Path, out: Path, args) -> dict:
 def table(rows: dict, features_mib: float) -> str:
     lines = [
         f"{'row':24s} {'policy':15s} {'steps/s':>8s} {'vs torch':>9s} {'GFLOP/s':>8s} "
-        f"{'matmul':>8s} {'of mm':>6s} {'peak RSS MiB':>13s} {'of all':>7s} "
+        f"{'matmul':>8s} {'of mm':>6s} {'peak RSS MiB':>13s} {'growth':>7s} {'of all':>7s} "
         f"{'detect s/video':>15s}",
-        "-" * 121,
+        "-" * 129,
     ]
     reference = rows.get("torch-files-float32", {}).get("steps_per_second")
     for name, r in rows.items():
@@ -255,7 +261,8 @@ def table(rows: dict, features_mib: float) -> str:
         lines.append(
             f"{name:24s} {r['precision']:15s} {r['steps_per_second']:8.2f} {versus} "
             f"{r['gflops']:8.1f} {r['matmul_gflops']:8.1f} {r['gflops'] / r['matmul_gflops']:6.0%} "
-            f"{r['peak_rss_mib']:13.0f} {r['peak_rss_mib'] / features_mib:7.2f} "
+            f"{r['peak_rss_mib']:13.0f} {r['peak_rss_mib'] - r['baseline_rss_mib']:7.0f} "
+            f"{(r['peak_rss_mib'] - r['baseline_rss_mib']) / features_mib:7.2f} "
             + (f"{detect:15.3f}" if detect is not None else f"{'-':>15s}")
         )
     for precision in ("float32", "auto"):

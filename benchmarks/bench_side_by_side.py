@@ -37,6 +37,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench_training import _best_seconds
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -86,15 +88,6 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _best_seconds(work, repeats: int = 5) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def _tf_matmul_gflops(precision: str, dim: int) -> float:
     import tensorflow as tf
 
@@ -103,7 +96,9 @@ def _tf_matmul_gflops(precision: str, dim: int) -> float:
     b = tf.cast(tf.random.normal([dim, dim]), dtype)
     product = tf.function(lambda a, b: tf.reduce_sum(tf.cast(tf.linalg.matmul(a, b), tf.float32)))
     product(a, b).numpy()
-    return 2 * BATCH * MAX_LENGTH * dim * dim / _best_seconds(lambda: product(a, b).numpy()) / 1e9
+    return (
+        2 * BATCH * MAX_LENGTH * dim * dim / _best_seconds(lambda: product(a, b).numpy(), 5) / 1e9
+    )
 
 
 def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
@@ -224,7 +219,7 @@ def torch_row(data: Path, args) -> dict:
         * BATCH
         * MAX_LENGTH
         * args.feature_dim**2
-        / _best_seconds(lambda: (a @ b).sum().item())
+        / _best_seconds(lambda: (a @ b).sum().item(), 5)
         / 1e9
     )
     return {

@@ -105,8 +105,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--frames-per-snippet",
         type=float,
-        default=16.0,
-        help="video frames per snippet feature, for --frame-stride (I3D: 16)",
+        default=None,
+        help="video frames per snippet feature, for --frame-stride; default: the dataset's "
+        "(from `keras-wsal extract`), else 16 (I3D)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

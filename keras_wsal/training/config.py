@@ -89,8 +89,9 @@ class TrainConfig:
             train on the features interpolated at every `frame_stride`-th video frame from a
             random start among the first 15; 0: off; None: the recipe's (5 in WSGN's paper
             recipe). Detection reads the snippets as they are.
-        frames_per_snippet: the video frames one snippet feature covers (I3D: 16), for
-            `frame_stride`.
+        frames_per_snippet: the video frames one snippet feature covers, for `frame_stride`;
+            None: the dataset's (`meta.json`'s extraction record, from `keras-wsal extract`),
+            else 16, I3D's.
         stream: train on this one stream of a two-stream dataset (UntrimmedNet trains its
             streams separately; fuse them with `keras_wsal.models.fuse_streams`); None: all.
         checkpoint_every: steps between checkpoints (None: one per epoch, at most 100 in all).
@@ -132,7 +133,7 @@ class TrainConfig:
     stream: str | None = None
     casl_pairs: int | None = None
     frame_stride: int | None = None
-    frames_per_snippet: float = 16.0
+    frames_per_snippet: float | None = None
 
     def __post_init__(self):
         from keras_wsal.models.wsgn import parse_norms  # Keras: not needed by `--help`
@@ -186,8 +187,10 @@ class TrainConfig:
         for field in ("lr_step", "clips", "casl_pairs", "frame_stride"):
             if not is_int(getattr(self, field)) or getattr(self, field) < 0:
                 fail(field, "an int ≥ 0 (0: off)")
-        if not (is_real(self.frames_per_snippet) and 0 < self.frames_per_snippet < math.inf):
-            fail("frames_per_snippet", "a finite float > 0")
+        if self.frames_per_snippet is not None and not (
+            is_real(self.frames_per_snippet) and 0 < self.frames_per_snippet < math.inf
+        ):
+            fail("frames_per_snippet", "a finite float > 0 or None (the dataset's)")
         if self.clips and self.frame_stride:
             fail("frame_stride", "0 when `clips` is set (clips are made from the snippets)")
         if self.proposals not in SNIPPET_PROPOSAL_METHODS:

@@ -114,16 +114,22 @@ def _clip_sampling(config: TrainConfig, dataset):
     )
 
 
-def _augmentation(config: TrainConfig):
-    """WSGN's temporal augmentation when `config.frame_stride` asks for it (None otherwise)."""
+# Video frames per snippet when neither the config nor the dataset says: I3D's 16.
+I3D_FRAMES_PER_SNIPPET = 16.0
+
+
+def _augmentation(config: TrainConfig, dataset):
+    """WSGN's temporal augmentation when `config.frame_stride` asks for it (None otherwise); the
+    frames per snippet from the config, else the dataset's extraction record, else I3D's 16."""
     from keras_wsal.datasets.temporal_augmentation import TemporalAugmentation
     from keras_wsal.training.recipes import PAPER_START_FRAMES
 
     if not config.frame_stride:
         return None
-    return TemporalAugmentation(
-        config.frame_stride, PAPER_START_FRAMES, float(config.frames_per_snippet)
-    )
+    frames = config.frames_per_snippet
+    if frames is None:
+        frames = dataset.meta.get("extraction", {}).get("snippet_frames", I3D_FRAMES_PER_SNIPPET)
+    return TemporalAugmentation(config.frame_stride, PAPER_START_FRAMES, float(frames))
 
 
 def _trained_streams(config: TrainConfig, dataset) -> dict[str, int]:
@@ -304,7 +310,7 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
                 repeat=True,
                 clip_sampling=clip_sampling,
                 similar_pairs=config.casl_pairs,
-                augmentation=_augmentation(config),
+                augmentation=_augmentation(config, dataset),
             )
             # XLA compiles one train step per batch length: a few length buckets, not every length.
             return pad_length_to_multiple(batches, LENGTH_BUCKET) if model.jit_compile else batches

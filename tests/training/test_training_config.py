@@ -515,7 +515,10 @@ def test_wtalcs_paper_recipe_pairs_its_batches_for_casl(data_root, tmp_path):
 
 
 def test_wsgns_augmentation_trains_and_cannot_go_with_clips(data_root, tmp_path, capsys):
-    assert TrainConfig(**BASE).frame_stride == 0
+    # Default recipe: WSGN resamples (it measured better); the baseline and the ceiling do not.
+    assert TrainConfig(**BASE).frame_stride == 5
+    for model in ("naive", "supervised", "wtalc", "untrimmednet-soft"):
+        assert TrainConfig(**{**BASE, "model": model}).frame_stride == 0
     with pytest.raises(ValueError, match="`frame_stride` must be 0 when `clips` is set"):
         TrainConfig(**BASE, clips=7, frame_stride=5)
     status = _train(
@@ -526,3 +529,18 @@ def test_wsgns_augmentation_trains_and_cannot_go_with_clips(data_root, tmp_path,
     assert "every 5th frame from a random start" in capsys.readouterr().out
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert (saved["frame_stride"], saved["frames_per_snippet"]) == (5, 4.0)
+
+
+def test_frames_per_snippet_come_from_the_config_then_the_dataset_then_i3d():
+    from types import SimpleNamespace
+
+    from keras_wsal.training.trainer import _augmentation
+
+    extracted = SimpleNamespace(meta={"extraction": {"snippet_frames": 15}})
+    imported = SimpleNamespace(meta={"feature_fps": 1.5625})
+    config = TrainConfig(**BASE)
+    assert _augmentation(config, extracted).frames_per_snippet == 15.0
+    assert _augmentation(config, imported).frames_per_snippet == 16.0
+    given = TrainConfig(**BASE, frames_per_snippet=8.0)
+    assert _augmentation(given, extracted).frames_per_snippet == 8.0
+    assert _augmentation(TrainConfig(**BASE, frame_stride=0), extracted) is None

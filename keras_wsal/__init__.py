@@ -48,7 +48,7 @@ _LAYERS = (
     "TopKSelect",
 )
 
-__all__ = [*_LAYERS, "__version__", *_SUBPACKAGES]
+__all__ = [*_LAYERS, "__version__", "register_serializable_classes", *_SUBPACKAGES]
 
 
 def _started_by_command_line() -> bool:
@@ -68,8 +68,11 @@ def __getattr__(name):
     return value
 
 
-def _register_serializable_classes() -> None:
-    """Import every public name of the subpackages that define serializable classes."""
+def register_serializable_classes() -> None:
+    """Import every public name of the subpackages that define serializable classes, so that
+    `keras.saving.load_model` finds them (`keras_wsal>Name`). `import keras_wsal` does it, except
+    when the `keras-wsal` command line imports the package: its commands call this before they
+    load a model."""
     for package in _SERIALIZABLE_SUBPACKAGES:
         module = __getattr__(package)
         for name in module.__all__:
@@ -79,4 +82,4 @@ def _register_serializable_classes() -> None:
 
 
 if not _started_by_command_line():
-    _register_serializable_classes()
+    register_serializable_classes()

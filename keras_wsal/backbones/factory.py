@@ -201,6 +201,9 @@ def load_backbone_weights(model: keras.Model, weights: str | os.PathLike) -> ker
             ) from error
         return model
     if path.suffix == ".keras":
+        import keras_wsal
+
+        keras_wsal.register_serializable_classes()  # a backbone file may hold keras_wsal layers
         try:
             saved = keras.saving.load_model(path, compile=False)
         except Exception as error:

@@ -173,6 +173,10 @@ def load_run_model(run_or_file: str | os.PathLike) -> tuple[keras.Model, list[st
     """
     import keras  # here, not at the top: `keras-wsal --help` reads this module's file names
 
+    import keras_wsal
+
+    keras_wsal.register_serializable_classes()  # not done by the command line's import
+
     path = Path(run_or_file)
     if not path.exists():
         raise DataError(f"{path}: no such run folder or .keras file")

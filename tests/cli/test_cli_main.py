@@ -103,3 +103,27 @@ def test_console_script_entry_point_runs_without_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "keras-wsal evaluate: error:" in result.stderr
+
+
+def test_the_real_command_line_loads_the_models_it_trained(tmp_path):
+    # In-process tests import keras_wsal as a library, which registers its classes for Keras
+    # saving; the `keras-wsal` program imports it lazily and must register them before loading.
+    from keras_wsal.datasets import make_synthetic_dataset
+
+    data, run = tmp_path / "data", tmp_path / "run"
+    make_synthetic_dataset(
+        data, num_classes=3, feature_dim=6, subsets={"train": 6, "test": 2},
+        min_length=6, max_length=20, seed=0,
+    )  # fmt: skip
+    command = [sys.executable, "-m", "keras_wsal.cli"]
+    for argv in (
+        ["train", "--data", str(data), "--subset", "train", "--model", "wsgn", "--steps", "2",
+         "--out", str(run), "--quiet"],
+        ["detect", "--data", str(data), "--subset", "test", "--model", str(run),
+         "--out", str(tmp_path / "results.json")],
+        ["export", str(run), "--out", str(tmp_path / "served")],
+    ):  # fmt: skip
+        done = subprocess.run([*command, *argv], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "results.json").is_file()
+    assert (tmp_path / "served" / "1" / "saved_model.pb").is_file()

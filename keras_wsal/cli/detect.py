@@ -87,6 +87,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--recognition-k", type=positive_int, default=20, help="k of --recognition top_k"
     )
     parser.add_argument(
+        "--recognition-every",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="--recognition pools every Nth snippet (UntrimmedNet's WSR reads one snippet every "
+        "30 frames: 2 on the 15-frame snippets of `extract --recipe paper`)",
+    )
+    parser.add_argument(
         "--charades",
         action="store_true",
         help="write a Charades localisation submission instead of detections: each video's "
@@ -179,9 +187,10 @@ def _video_scores(args, outputs):
     """`--recognition`: the video's class scores `[C]` by the chosen pooling."""
     from keras_wsal.inference import video_scores
 
+    every = args.recognition_every
     return video_scores(
-        outputs.snippet_scores,
-        outputs.selection,
+        outputs.snippet_scores[::every],
+        None if outputs.selection is None else outputs.selection[::every],
         outputs.video_scores,
         method=args.recognition,
         k=args.recognition_k,

@@ -87,6 +87,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--recognition-k", type=positive_int, default=20, help="k of --recognition top_k"
     )
     parser.add_argument(
+        "--frames",
+        action="store_true",
+        help="--data: run the model on every video frame, the features interpolated in time "
+        "(WSGN's inference), its outputs averaged back per snippet",
+    )
+    parser.add_argument(
         "--recognition-every",
         type=positive_int,
         default=1,
@@ -111,6 +117,8 @@ def _check_source(args) -> None:
         raise DataError("--data needs --subset (the subset to detect on)")
     if args.videos is not None and args.subset is not None:
         raise DataError("--subset goes with --data, not with VIDEOS")
+    if args.videos is not None and args.frames:
+        raise DataError("--frames goes with --data, not with VIDEOS")
 
 
 def run(args) -> int:
@@ -211,11 +219,24 @@ def _from_dataset(args):
         raise DataError(
             f"the model was trained on classes {classes}, dataset {args.data} has {dataset.classes}"
         )
-    videos = (
-        (outputs, dataset.duration(outputs.video))
-        for outputs in predict_videos(model, dataset, args.subset, batch_size=args.batch_size)
+    frames = None
+    if args.frames:
+        from keras_wsal.datasets.temporal_augmentation import frames_per_snippet_of
+        from keras_wsal.training.config import TrainConfig
+
+        given = TrainConfig.load(args.model).frames_per_snippet if _is_run(args.model) else None
+        frames = round(frames_per_snippet_of(dataset.meta, given))
+    outputs = predict_videos(
+        model, dataset, args.subset, batch_size=args.batch_size, frames_per_snippet=frames
     )
+    videos = ((video, dataset.duration(video.video)) for video in outputs)
     return videos, None, dataset.feature_fps, list(dataset.classes), rule_from_args(args, model)
+
+
+def _is_run(path) -> bool:
+    from pathlib import Path
+
+    return (Path(path) / "config.json").is_file()
 
 
 def _from_videos(args):

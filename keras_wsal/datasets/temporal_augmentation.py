@@ -17,8 +17,20 @@ snippet beyond the ends). A training element is the frames `f = s, s + 5, s + 10
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import numpy as np
+
+# Video frames per snippet when neither the caller nor the dataset says: I3D's 16.
+I3D_FRAMES_PER_SNIPPET = 16.0
+
+
+def frames_per_snippet_of(meta: Mapping, given: float | None = None) -> float:
+    """`given`, else the dataset's (`meta.json`'s extraction record from `keras-wsal extract`),
+    else I3D's 16."""
+    if given is not None:
+        return float(given)
+    return float(meta.get("extraction", {}).get("snippet_frames", I3D_FRAMES_PER_SNIPPET))
 
 
 @dataclasses.dataclass(frozen=True)

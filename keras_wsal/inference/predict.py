@@ -21,7 +21,9 @@ class VideoOutputs:
     detection_scores: np.ndarray  # [T, C]
 
 
-def predict_videos(model, dataset, subset: str, batch_size: int = 1) -> Iterator[VideoOutputs]:
+def predict_videos(
+    model, dataset, subset: str, batch_size: int = 1, frames_per_snippet: int | None = None
+) -> Iterator[VideoOutputs]:
     """Run `model.snippet_outputs` over every video of `subset` (whole videos, in order).
 
     Args:
@@ -29,6 +31,12 @@ def predict_videos(model, dataset, subset: str, batch_size: int = 1) -> Iterator
         dataset: a `keras_wsal.datasets.FeatureDataset`.
         subset: the subset to run on.
         batch_size: videos per forward pass (padded and masked; results equal batch 1).
+        frames_per_snippet: run on every video frame instead (WSGN §4.2, "during inference, we
+            use all frames"): the features interpolated at each of the `F` frames of every
+            snippet (`keras_wsal.datasets.TemporalAugmentation`), the model on those `T F`
+            steps, and each per-step output averaged back over its snippet's `F` frames, so
+            that the outputs keep one row per snippet. `video_scores` is the model's, over the
+            frames. One video per forward pass.
 
     Yields:
         `VideoOutputs` per video.
@@ -37,6 +45,9 @@ def predict_videos(model, dataset, subset: str, batch_size: int = 1) -> Iterator
 
     check_model_matches_dataset(model, dataset)
     videos = dataset.videos(subset)
+    if frames_per_snippet is not None:
+        yield from _predict_on_frames(model, dataset, videos, int(frames_per_snippet))
+        return
     for inputs, indices in make_inference_dataset(dataset, subset, batch_size=batch_size):
         outputs = {
             k: np.asarray(v) for k, v in model.snippet_outputs(inputs, training=False).items()
@@ -51,6 +62,31 @@ def predict_videos(model, dataset, subset: str, batch_size: int = 1) -> Iterator
                 outputs["selection"][row, :length],
                 outputs["detection_scores"][row, :length],
             )
+
+
+def _predict_on_frames(model, dataset, videos, frames_per_snippet: int):
+    from keras_wsal.datasets.temporal_augmentation import TemporalAugmentation
+
+    if frames_per_snippet < 1:
+        raise ValueError(f"frames_per_snippet must be an int >= 1, got {frames_per_snippet}")
+    every_frame = TemporalAugmentation(1, 1, float(frames_per_snippet))
+    for video in videos:
+        loaded = dataset.load_features(video)
+        frames = {s: every_frame.resample(loaded[s], 0) for s in model.feature_dims}
+        outputs = predict_features(model, video, frames)
+        yield VideoOutputs(
+            video,
+            outputs.video_scores,
+            *(
+                _mean_per_snippet(values, frames_per_snippet)
+                for values in (outputs.snippet_scores, outputs.selection, outputs.detection_scores)
+            ),
+        )
+
+
+def _mean_per_snippet(values: np.ndarray, frames_per_snippet: int) -> np.ndarray:
+    """`[T F, K]` per-frame values → `[T, K]`, the mean over each snippet's `F` frames."""
+    return values.reshape(-1, frames_per_snippet, values.shape[-1]).mean(axis=1)
 
 
 def predict_features(model, video: str, features: dict[str, np.ndarray]) -> VideoOutputs:

@@ -114,22 +114,19 @@ def _clip_sampling(config: TrainConfig, dataset):
     )
 
 
-# Video frames per snippet when neither the config nor the dataset says: I3D's 16.
-I3D_FRAMES_PER_SNIPPET = 16.0
-
-
 def _augmentation(config: TrainConfig, dataset):
     """WSGN's temporal augmentation when `config.frame_stride` asks for it (None otherwise); the
     frames per snippet from the config, else the dataset's extraction record, else I3D's 16."""
-    from keras_wsal.datasets.temporal_augmentation import TemporalAugmentation
+    from keras_wsal.datasets.temporal_augmentation import (
+        TemporalAugmentation,
+        frames_per_snippet_of,
+    )
     from keras_wsal.training.recipes import PAPER_START_FRAMES
 
     if not config.frame_stride:
         return None
-    frames = config.frames_per_snippet
-    if frames is None:
-        frames = dataset.meta.get("extraction", {}).get("snippet_frames", I3D_FRAMES_PER_SNIPPET)
-    return TemporalAugmentation(config.frame_stride, PAPER_START_FRAMES, float(frames))
+    frames = frames_per_snippet_of(dataset.meta, config.frames_per_snippet)
+    return TemporalAugmentation(config.frame_stride, PAPER_START_FRAMES, frames)
 
 
 def _trained_streams(config: TrainConfig, dataset) -> dict[str, int]:

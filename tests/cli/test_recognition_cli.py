@@ -134,3 +134,22 @@ def test_charades_needs_charades_classes(run, tmp_path, capsys):
     assert main(["detect", "--data", str(data), "--subset", "test", "--model", str(out),
                  "--out", str(tmp_path / "p.txt"), "--charades"]) == 2  # fmt: skip
     assert "--charades: the model's classes must be Charades'" in capsys.readouterr().err
+
+
+def test_detect_on_frames_uses_the_frame_inference(run, tmp_path, capsys):
+    data, out = run
+    scores_file = tmp_path / "scores.json"
+    assert main(["detect", "--data", str(data), "--subset", "test", "--model", str(out),
+                 "--out", str(scores_file), "--recognition", "model", "--frames"]) == 0  # fmt: skip
+    written = json.loads(scores_file.read_text())["results"]
+    model, _ = load_run_model(out)
+    dataset = FeatureDataset(data)
+    # A synthetic dataset records no extraction: 16 frames per snippet (I3D's).
+    for outputs in predict_videos(model, dataset, "test", frames_per_snippet=16):
+        got = {entry["label"]: entry["score"] for entry in written[outputs.video]}
+        np.testing.assert_allclose(
+            [got[c] for c in dataset.classes], outputs.video_scores, rtol=1e-6
+        )
+    assert main(["detect", str(tmp_path), "--model", str(out), "--out",
+                 str(tmp_path / "x.json"), "--frames"]) == 2  # fmt: skip
+    assert "--frames goes with --data" in capsys.readouterr().err

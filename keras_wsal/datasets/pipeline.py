@@ -234,6 +234,9 @@ def make_training_dataset(
     check_values: bool = True,
     drop_remainder: bool = False,
     fixed_length: bool = False,
+    clip_sampling: ClipSampling | None = None,
+    similar_pairs: int = 0,
+    augmentation: TemporalAugmentation | None = None,
 ) -> tf.data.Dataset:
     """The `tf.data` pipeline that trains on the videos of `subset` from their weak labels.
 
@@ -263,6 +266,8 @@ def make_training_dataset(
         drop_remainder: drop a last, smaller batch (a static B).
         fixed_length: pad every batch to `max_length` steps (a static T, so that a `jit_compile`d
             step compiles once) instead of to its longest video.
+        clip_sampling, similar_pairs, augmentation: UntrimmedNet's clips, W-TALC's paired
+            batches, WSGN's resampling; see `make_training_dataset_from_weak_labels`.
 
     Returns:
         A dataset of `(inputs, labels)`: `inputs = {stream: float32 [B, T, D], "mask": bool [B, T]}`
@@ -294,6 +299,9 @@ def make_training_dataset(
         repeat=repeat,
         drop_remainder=drop_remainder,
         fixed_length=fixed_length,
+        clip_sampling=clip_sampling,
+        similar_pairs=similar_pairs,
+        augmentation=augmentation,
     )
 
 

@@ -30,38 +30,25 @@ def run(tmp_path_factory):
     return data.root, out
 
 
-@pytest.mark.parametrize("method", ["top_k", "attention"])
-def test_recognition_every_nth_snippet_pools_only_those(run, tmp_path, method):
-    # UntrimmedNet's WSR reads one snippet every 30 frames: every 2nd of 15-frame snippets.
+# `every` 2: UntrimmedNet's WSR reads one snippet every 30 frames, every 2nd of 15-frame snippets.
+@pytest.mark.parametrize("every", [1, 2])
+@pytest.mark.parametrize("method", ["top_k", "attention", "model"])
+def test_recognition_scores_and_their_evaluation(run, tmp_path, capsys, method, every):
     data, out = run
     scores_file = tmp_path / "scores.json"
     assert main(["detect", "--data", str(data), "--subset", "test", "--model", str(out),
                  "--out", str(scores_file), "--recognition", method, "--recognition-k", "2",
-                 "--recognition-every", "2"]) == 0  # fmt: skip
+                 "--recognition-every", str(every)]) == 0  # fmt: skip
     written = json.loads(scores_file.read_text())["results"]
     model, _ = load_run_model(out)
     dataset = FeatureDataset(data)
     for outputs in predict_videos(model, dataset, "test"):
         expected = video_scores(
-            outputs.snippet_scores[::2], outputs.selection[::2], None, method, k=2
-        )
-        got = {entry["label"]: entry["score"] for entry in written[outputs.video]}
-        np.testing.assert_allclose([got[c] for c in dataset.classes], expected, rtol=1e-6)
-
-
-@pytest.mark.parametrize("method", ["top_k", "attention", "model"])
-def test_recognition_scores_and_their_evaluation(run, tmp_path, capsys, method):
-    data, out = run
-    scores_file = tmp_path / "scores.json"
-    assert main(["detect", "--data", str(data), "--subset", "test", "--model", str(out),
-                 "--out", str(scores_file), "--recognition", method,
-                 "--recognition-k", "2"]) == 0  # fmt: skip
-    written = json.loads(scores_file.read_text())["results"]
-    model, _ = load_run_model(out)
-    dataset = FeatureDataset(data)
-    for outputs in predict_videos(model, dataset, "test"):
-        expected = video_scores(
-            outputs.snippet_scores, outputs.selection, outputs.video_scores, method, k=2
+            outputs.snippet_scores[::every],
+            outputs.selection[::every],
+            outputs.video_scores,
+            method,
+            k=2,
         )
         got = {entry["label"]: entry["score"] for entry in written[outputs.video]}
         np.testing.assert_allclose([got[c] for c in dataset.classes], expected, rtol=1e-6)

@@ -82,9 +82,9 @@ def test_help_shows_every_options_default():
     text = " ".join(done.stdout.split())
     shown = (
         "--batch-size BATCH_SIZE global batch size (videos per step); default: the recipe's",
-        "(default: float32)",
+        "(the choice is printed and saved) (default: auto)",
         "(default: zloc,gloc,sloc)",
-        "(default: auto)",
+        "XLA for the train step (default: auto)",
     )
     assert all(s in text for s in shown), text
 

@@ -39,6 +39,7 @@ def run(args) -> int:
     from keras_wsal.training.config import TrainConfig
     from keras_wsal.training.run_folder import (
         CLASSES_FILE,
+        CONFIG_FILE,
         FEATURES_FILE,
         MODEL_FILE,
         load_run_model,
@@ -58,7 +59,8 @@ def run(args) -> int:
             raise DataError(f"{run_dir}: its classes differ from those of {args.runs[0]}")
         classes = run_classes
         models.append(model)
-        configs.append(TrainConfig.load(run_dir) if Path(run_dir).is_dir() else None)
+        has_config = (Path(run_dir) / CONFIG_FILE).is_file()
+        configs.append(TrainConfig.load(run_dir) if has_config else None)
     try:
         fused = fuse_streams(models)
     except ValueError as error:

@@ -73,6 +73,9 @@ ROWS = {
     "wsgn-whole": ("WSGN complete, --max-length none", "wsgn", ["--max-length", "none"], "default"),
     "wsgn-stride": ("WSGN complete, --frame-stride 5", "wsgn", ["--frame-stride", "5"], "default"),
     "naive-stride": ("Naive, --frame-stride 5", "naive", ["--frame-stride", "5"], "default"),
+    "wsgn-long": ("WSGN complete, --steps 4000", "wsgn", ["--steps", "4000"], "default"),
+    "naive-long": ("Naive, --steps 4000", "naive", ["--steps", "4000"], "default"),
+    "wsgn-stride3": ("WSGN complete, --frame-stride 3", "wsgn", ["--frame-stride", "3"], "default"),
     # The default rows again in float32 (issue 13: "auto", bfloat16 on this CPU, is the default).
     "naive-fp32": ("Naive, float32", "naive", ["--precision", "float32"], "default"),
     "wsgn-fp32": ("WSGN complete, float32", "wsgn", ["--precision", "float32"], "default"),

@@ -78,7 +78,7 @@ PAPER = {
     "wtalc": ("adam", 1e-4, 6000, None, 0.7, 0.5, 0.0),
 }
 DEFAULT = {
-    "wsgn": ("adam", 3e-4, 2000, None, 0.7, 0.0, 0.0),
+    "wsgn": ("adam", 3e-4, 4000, None, 0.7, 0.0, 0.0),
     "naive": ("adam", 3e-4, 2000, None, 0.7, 0.0, 0.0),
     "supervised": ("adam", 3e-4, 2000, None, 0.7, 0.0, 0.0),
     "untrimmednet-soft": ("adam", 1e-3, 2000, None, 0.7, 0.5, 0.0),

@@ -198,7 +198,7 @@ def _video_scores(args, outputs):
     every = args.recognition_every
     return video_scores(
         outputs.snippet_scores[::every],
-        None if outputs.selection is None else outputs.selection[::every],
+        outputs.selection[::every],
         outputs.video_scores,
         method=args.recognition,
         k=args.recognition_k,

@@ -52,15 +52,13 @@ def run(args) -> int:
     out = check_output_location(args.out, folder=True)
     if out.exists() and any(out.iterdir()):
         raise DataError(f"--out {out}: the folder is not empty; give a new folder")
-    models, configs, classes = [], [], None
+    models, classes = [], None
     for run_dir in args.runs:
         model, run_classes = load_run_model(run_dir)
         if classes is not None and run_classes != classes:
             raise DataError(f"{run_dir}: its classes differ from those of {args.runs[0]}")
         classes = run_classes
         models.append(model)
-        has_config = (Path(run_dir) / CONFIG_FILE).is_file()
-        configs.append(TrainConfig.load(run_dir) if has_config else None)
     try:
         fused = fuse_streams(models)
     except ValueError as error:
@@ -69,9 +67,10 @@ def run(args) -> int:
     first_run = Path(args.runs[0])
     if classes is not None:
         atomic_write_text(out / CLASSES_FILE, json.dumps(classes, indent=1) + "\n")
-    if configs[0] is not None:
+    if (first_run / CONFIG_FILE).is_file():
         # The fused run reads every stream of the first run's dataset.
-        dataclasses.replace(configs[0], stream=None, out=str(out.resolve())).save(out)
+        config = TrainConfig.load(first_run)
+        dataclasses.replace(config, stream=None, out=str(out.resolve())).save(out)
     if (first_run / FEATURES_FILE).is_file():
         atomic_write_text(out / FEATURES_FILE, (first_run / FEATURES_FILE).read_text())
     save_atomically(out, {MODEL_FILE: fused.save})

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from keras_wsal.datasets.clip_sampling import ClipSampling
-from keras_wsal.datasets.temporal_augmentation import TemporalAugmentation
+from keras_wsal.datasets.temporal_augmentation import TemporalAugmentation, interpolate
 from keras_wsal.errors import DataError
 
 CROPS = ("random", "uniform")
@@ -69,19 +69,22 @@ class ElementReader:
         video = self._videos[int(index)]
         with self._open_lock:
             features = self._load_features(video)
+        length = self._lengths[int(index)]
         if self._augmentation is None:
-            rows = crop_rows(self._lengths[int(index)], self._max_length, self._crop, int(draw))
-            return tuple(self._checked(video, features, stream, rows) for stream in self._streams)
-        # The same frames of every stream: one start, then one crop of the resampled rows.
-        crop_draw, start = divmod(int(draw), self._augmentation.start_frames)
-        read = []
-        for stream in self._streams:
-            resampled = self._augmentation.resample(
-                self._checked(video, features, stream, slice(None)), start
+            rows = crop_rows(length, self._max_length, self._crop, int(draw))
+            return tuple(
+                self._finite(video, stream, features[stream], features[stream][rows])
+                for stream in self._streams
             )
-            rows = crop_rows(len(resampled), self._max_length, self._crop, crop_draw)
-            read.append(resampled[rows])
-        return tuple(read)
+        # The same frames of every stream: one start, one crop of the frames, and only the rows
+        # around the kept frames read.
+        crop_draw, start = divmod(int(draw), self._augmentation.start_frames)
+        positions = self._augmentation.positions(length, start)
+        positions = positions[crop_rows(len(positions), self._max_length, self._crop, crop_draw)]
+        return tuple(
+            self._finite(video, stream, features[stream], interpolate(features[stream], positions))
+            for stream in self._streams
+        )
 
     def clip_batch(self, indices: np.ndarray, draw: np.int64) -> tuple[np.ndarray, ...]:
         """`(stream arrays [B, num_clips, D])` of the videos `indices` (`ClipSampling`).
@@ -96,7 +99,7 @@ class ElementReader:
             video, features, proposals = self._opened_with_proposals(int(index))
             clips = self._clip_sampling.clip_features(features, proposals, rng)
             for arrays, stream in zip(per_stream, self._streams, strict=True):
-                arrays.append(self._checked(video, features, stream, slice(None), clips[stream]))
+                arrays.append(self._finite(video, stream, features[stream], clips[stream]))
         return tuple(np.stack(arrays) for arrays in per_stream)
 
     def _opened_with_proposals(self, index: int):
@@ -106,7 +109,8 @@ class ElementReader:
             with self._open_lock:
                 loaded = self._load_features(video)
             features = {stream: loaded[stream] for stream in self._streams}
-            first = self._checked(video, features, self._streams[0], slice(None))
+            stream = self._streams[0]
+            first = self._finite(video, stream, features[stream], features[stream][:])
             opened = self._opened[index] = (
                 video,
                 features,
@@ -115,10 +119,10 @@ class ElementReader:
         return opened
 
     @staticmethod
-    def _checked(video, features, stream, rows, values=None) -> np.ndarray:
-        """float32 `features[stream][rows]` (or `values`), refused when not finite."""
-        array = np.array(features[stream][rows] if values is None else values, dtype=np.float32)
+    def _finite(video: str, stream: str, source, values) -> np.ndarray:
+        """`values` read from `source` (the stream's array) as float32, refused when not finite."""
+        array = np.array(values, dtype=np.float32)
         if not np.isfinite(array).all():
-            where = getattr(features[stream], "filename", None) or f'stream "{stream}"'
+            where = getattr(source, "filename", None) or f'stream "{stream}"'
             raise DataError(f'video "{video}": feature file {where} has NaN or inf values')
         return array

@@ -71,9 +71,17 @@ class TemporalAugmentation:
 
     def resample(self, features: np.ndarray, start: int) -> np.ndarray:
         """float32 `[J, D]`: `features` `[T, D]` interpolated at the frames from `start` on."""
-        features = np.asarray(features, dtype=np.float32)
-        positions = np.clip(self.positions(len(features), start), 0.0, len(features) - 1)
-        lower = np.floor(positions).astype(np.int64)
-        upper = np.minimum(lower + 1, len(features) - 1)
-        weight = (positions - lower).astype(np.float32)[:, None]
-        return (1.0 - weight) * features[lower] + weight * features[upper]
+        return interpolate(features, self.positions(len(features), start))
+
+
+def interpolate(features: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """float32 `[J, D]`: `features` `[T, D]` linearly interpolated at snippet `positions` `[J]`
+    (clipped to `[0, T - 1]`). Only the rows around the positions are read, so `features` may be
+    a memory-mapped file of any length."""
+    positions = np.clip(positions, 0.0, len(features) - 1)
+    lower = np.floor(positions).astype(np.int64)
+    upper = np.minimum(lower + 1, len(features) - 1)
+    weight = (positions - lower).astype(np.float32)[:, None]
+    below = np.asarray(features[lower], dtype=np.float32)
+    above = np.asarray(features[upper], dtype=np.float32)
+    return (1.0 - weight) * below + weight * above

@@ -52,6 +52,13 @@ ROWS = {
     "unet-soft": ("UntrimmedNet soft", "untrimmednet-soft", [], "default"),
     "wtalc": ("W-TALC (keras_wsal parts)", "wtalc", [], "default"),
     "supervised": ("Supervised (frame labels)", "supervised", [], "default"),
+    # The frame-supervised network without WSGN's frame selection: frame labels on softmax(h_cls).
+    "supervised-plain": (
+        "Supervised, --norms ''",
+        "supervised",
+        ["--norms", ""],
+        "default",
+    ),
     "naive-paper": ("Naive, --recipe paper", "naive", ["--recipe", "paper"], "paper"),
     "wsgn-paper": ("WSGN complete, --recipe paper", "wsgn", ["--recipe", "paper"], "paper"),
     "unet-soft-paper": (

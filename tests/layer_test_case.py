@@ -227,3 +227,13 @@ def numeric_gradient(function, x: np.ndarray, step: float = 1e-5) -> np.ndarray:
         minus[index] -= step
         gradient[index] = (function(plus) - function(minus)) / (2 * step)
     return gradient
+
+
+def numpy_sum_to_length(weights: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`weights` `[B, T, C]` rescaled to sum to each video's number of valid steps per class."""
+    out = np.zeros(weights.shape)
+    for b in range(weights.shape[0]):
+        valid = weights[b][mask[b]].astype("float64")
+        if len(valid):
+            out[b, mask[b]] = valid * len(valid) / valid.sum(axis=0)
+    return out

@@ -22,11 +22,18 @@ class GaussianLocalNorm(TemporalNormalization):
     weights near 0, scores near it weights near 1. No trainable weights; the statistics are part
     of the graph (gradients flow through them). Computed in float32.
 
+    The default takes eq. 3 literally (`sum_to=None`). `sum_to="length"` rescales each class's
+    weights to sum to T_valid, T_valid · softmax_t(-((x_t - μ_z) / s_z)²), as SLoc's and GLoc's
+    defaults do; for ZLoc it measured worse (README, "Results"): ZLoc favours the steps near the
+    video's mean, which are the majority, and an action covers a minority of its video's steps.
+
     Edges: a one-step video, or a class whose scores are all equal, has variance 0, so every
-    valid step gets weight exp(0) = 1; padded steps get 0; a video with no valid step gets 0.
+    valid step gets weight exp(0) = 1 (either way); padded steps get 0; a video with no valid step
+    gets 0.
 
     Args:
         epsilon: float > 0 added to the variance (keeps s > 0 and its gradient finite).
+        sum_to: None (eq. 3, default) or "length" (weights sum to T_valid over the valid steps).
 
     Call arguments:
         inputs: selection scores `[batch, time, classes]`.
@@ -42,17 +49,17 @@ class GaussianLocalNorm(TemporalNormalization):
     >>> weights = GaussianLocalNorm()(scores)
     """
 
-    def __init__(self, epsilon: float = 1e-6, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, epsilon: float = 1e-6, sum_to: str | None = None, **kwargs):
+        super().__init__(sum_to=sum_to, **kwargs)
         if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
             raise ValueError(
                 f"GaussianLocalNorm: `epsilon` must be > 0; received epsilon={epsilon!r}."
             )
         self.epsilon = float(epsilon)
 
-    def normalize(self, scores, valid):
+    def log_weights(self, scores, valid):
         mean, variance = masked_moments_over_time(scores, valid)
-        return ops.exp(-ops.square(scores - mean) / (variance + self.epsilon))
+        return -ops.square(scores - mean) / (variance + self.epsilon)
 
     def get_config(self):
         config = super().get_config()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from keras import ops
-
-from keras_wsal.layers.masked_ops import masked_softmax_over_time
-from keras_wsal.layers.temporal_normalization import TemporalNormalization
+from keras_wsal.layers.temporal_normalization import (
+    SUM_TO_LENGTH,
+    SUM_TO_ONE,
+    TemporalNormalization,
+)
 from keras_wsal.utils.registration import keras_wsal_serializable
-
-SUMS = ("length", "one")
 
 
 @keras_wsal_serializable
@@ -23,8 +22,8 @@ class TemporalSoftmaxNorm(TemporalNormalization):
     (1/T) Σ_t s_t ⊙ p_t, those weights bound ŷ by 1/T (and the complete model's average of
     three norms by 2/3 + 1/(3T)): binary cross-entropy can never fit a positive label, and in
     our measurements SLoc alone then localises nothing. The paper's SLoc rows are better than
-    its Naive baseline, so the default scales the weights to average 1 over the valid steps,
-    like the Gaussians' (whose weights are at most 1):
+    its Naive baseline, so the default scales the weights to average 1 over the valid steps
+    (as GLoc's default does; see `TemporalNormalization`):
 
         s_t^q = T_valid · exp(x_t^q) / Σ_{i valid} exp(x_i^q)          (sum_to="length", default)
 
@@ -50,21 +49,10 @@ class TemporalSoftmaxNorm(TemporalNormalization):
     >>> weights = TemporalSoftmaxNorm()(scores)
     """
 
-    def __init__(self, sum_to: str = "length", **kwargs):
-        super().__init__(**kwargs)
-        if sum_to not in SUMS:
-            raise ValueError(
-                f"TemporalSoftmaxNorm: `sum_to` must be one of {SUMS}; received {sum_to!r}."
-            )
-        self.sum_to = sum_to
+    SUM_CHOICES = (SUM_TO_ONE, SUM_TO_LENGTH)
 
-    def normalize(self, scores, valid):
-        weights = masked_softmax_over_time(scores, valid)
-        if self.sum_to == "one":
-            return weights
-        return weights * ops.sum(valid, axis=1, keepdims=True)
+    def __init__(self, sum_to: str = SUM_TO_LENGTH, **kwargs):
+        super().__init__(sum_to=sum_to, **kwargs)
 
-    def get_config(self):
-        config = super().get_config()
-        config["sum_to"] = self.sum_to
-        return config
+    def log_weights(self, scores, valid):
+        return scores

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 from keras import ops
 
@@ -27,10 +29,46 @@ def parse_norms(norms) -> tuple[str, ...]:
     return tuple(n for n in NORMS if n in norms)
 
 
-class _WSGNHead(keras.layers.Layer):
-    """h_cls and h_det (two-layer networks) and the frame selection g = avg(selected norms)."""
+def default_norm_sum_to(norms: tuple[str, ...]) -> dict:
+    """`{norm: sum_to}`, WSGN's default for a set of norms (`TemporalNormalization.sum_to`).
 
-    def __init__(self, num_classes, norms, hidden_dim, dropout, kernel_regularizer=None, **kwargs):
+    Each layer's own default (SLoc and GLoc rescaled to sum to T_valid, ZLoc eq. 3 literally),
+    except that GLoc keeps eq. 5 literally beside SLoc: SLoc's weights already let ŷ reach 1, and
+    rescaling GLoc too measured lower for the complete model (README, "Results").
+    """
+    defaults = {n: inspect.signature(NORMS[n].__init__).parameters["sum_to"].default for n in norms}
+    if "gloc" in norms and "sloc" in norms:
+        defaults["gloc"] = None
+    return defaults
+
+
+def parse_norm_sum_to(norms: tuple[str, ...], norm_sum_to) -> dict:
+    """`{norm: sum_to}` for each norm of `norms`: from `norm_sum_to`, else WSGN's default."""
+    given = dict(norm_sum_to or {})
+    unknown = [n for n in given if n not in norms]
+    if unknown:
+        raise ValueError(
+            f"WSGN: `norm_sum_to` names norms the model does not use: {unknown}; its norms are "
+            f"{list(norms)}."
+        )
+    for norm, value in given.items():
+        if value not in NORMS[norm].SUM_CHOICES:
+            raise ValueError(
+                f"WSGN: `norm_sum_to[{norm!r}]` must be one of {NORMS[norm].SUM_CHOICES}; "
+                f"received {value!r}."
+            )
+    return {**default_norm_sum_to(norms), **given}
+
+
+class _WSGNHead(keras.layers.Layer):
+    """h_cls and h_det (two-layer networks) and the frame selection g = avg(selected norms).
+
+    `sum_to`: `{norm: sum_to}` for every norm of `norms` (`parse_norm_sum_to`).
+    """
+
+    def __init__(
+        self, num_classes, norms, sum_to, hidden_dim, dropout, kernel_regularizer=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.dropout = keras.layers.Dropout(dropout)
 
@@ -41,7 +79,7 @@ class _WSGNHead(keras.layers.Layer):
 
         self.cls_hidden = dense(hidden_dim, "cls_hidden", "relu")
         self.cls_out = dense(num_classes, "cls_out")
-        self.norm_layers = [NORMS[n](name=n) for n in norms]
+        self.norm_layers = [NORMS[n](name=n, sum_to=sum_to[n]) for n in norms]
         # h_det, whose scores the norms turn into the frame selection g; the Naive baseline (no
         # norms) has none.
         self.selection_layers = (
@@ -104,6 +142,12 @@ class WSGN(SnippetModel):
 
         ŷ = (1 / T) Σ_t g(I_t) ⊙ σ(h(f(I_t), θ_cls)),
 
+    where each norm's weights are rescaled to sum to T_valid per class or taken as its equation
+    gives them (`norm_sum_to`). With weights at most 1 (eqs. 3 and 5) or summing to 1 (eq. 7), ŷ
+    can reach 1 only if every step is selected, so the defaults rescale SLoc always and GLoc
+    unless SLoc is there to do it, and take ZLoc literally, the choices that measured best on
+    `benchmarks/bench_quality.py` (README, "Results").
+
     trained with binary cross-entropy (`keras_wsal.losses.WSGNLoss`). Detection thresholds
     g ⊙ σ(h_cls) per snippet.
 
@@ -114,6 +158,11 @@ class WSGN(SnippetModel):
         hidden_dim: hidden size of h_cls and h_det (default: the head's input feature size).
         dropout: dropout rate on the snippet features (the paper: 0.5 images, 0.8 I3D).
         fusion: "late" (a head per stream, outputs averaged) or "concat".
+        norm_sum_to: `{norm: sum_to}` for any of the norms (the `sum_to` of `GaussianLocalNorm`,
+            `GaussianGlobalNorm`, `TemporalSoftmaxNorm`); a norm not named keeps WSGN's default:
+            "zloc" None, "sloc" "length", "gloc" "length" alone and None beside SLoc
+            (`default_norm_sum_to`). The paper's equations literally: `{"gloc": None, "sloc":
+            "one"}`.
         casl_weight, casl_margin, weight_decay: see `SnippetModel`.
 
     Output of `call`: ŷ `[B, C]` float32 in [0, 1]. `snippet_outputs(inputs)` also gives
@@ -133,9 +182,11 @@ class WSGN(SnippetModel):
         hidden_dim: int | None = None,
         dropout: float = 0.5,
         fusion: str = "late",
+        norm_sum_to=None,
         **kwargs,
     ):
         self.norms = parse_norms(norms)
+        self.norm_sum_to = parse_norm_sum_to(self.norms, norm_sum_to)
         if hidden_dim is not None and (not is_int(hidden_dim, 1)):
             raise ValueError(
                 f"WSGN: `hidden_dim` must be an int ≥ 1 or None; received {hidden_dim!r}."
@@ -148,6 +199,7 @@ class WSGN(SnippetModel):
         return _WSGNHead(
             self.num_classes,
             self.norms,
+            self.norm_sum_to,
             self.hidden_dim or input_dim,
             self.dropout,
             kernel_regularizer=self._kernel_regularizer(),
@@ -157,6 +209,19 @@ class WSGN(SnippetModel):
     def get_config(self):
         config = super().get_config()
         config.update(
-            {"norms": list(self.norms), "hidden_dim": self.hidden_dim, "dropout": self.dropout}
+            {
+                "norms": list(self.norms),
+                "hidden_dim": self.hidden_dim,
+                "dropout": self.dropout,
+                "norm_sum_to": dict(self.norm_sum_to),
+            }
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        if "norm_sum_to" not in config:
+            # Saved before `norm_sum_to` existed, when GLoc computed eq. 5 literally.
+            norms = parse_norms(config.get("norms", ()))
+            config = {**config, "norm_sum_to": {"gloc": None} if "gloc" in norms else {}}
+        return super().from_config(config)

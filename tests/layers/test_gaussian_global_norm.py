@@ -6,6 +6,7 @@ import pytest
 from layer_test_case import (
     backend_gradient,
     numeric_gradient,
+    numpy_sum_to_length,
     random_scores,
     run_layer_test,
     run_precision_test,
@@ -14,16 +15,19 @@ from layer_test_case import (
 from keras_wsal.layers import GaussianGlobalNorm
 
 
-def numpy_gloc(scores, mask, mean, sigma):
-    """WSGN eq. 5 with per-class mean and deviation, 0 at padded steps, in float64."""
-    return np.exp(-(((scores.astype("float64") - mean) / sigma) ** 2)) * mask[..., None]
+def numpy_gloc(scores, mask, mean, sigma, sum_to="length"):
+    """WSGN eq. 5 with per-class mean and deviation, 0 at padded steps, in float64; rescaled to
+    sum to each video's number of valid steps for "length"."""
+    weights = np.exp(-(((scores.astype("float64") - mean) / sigma) ** 2)) * mask[..., None]
+    return numpy_sum_to_length(weights, mask) if sum_to == "length" else weights
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1), (2, 5, 3), (3, 17, 4), (4, 64, 20)])
 @pytest.mark.parametrize("masked", [False, True])
-def test_matches_numpy_equation_with_learned_parameters(shape, masked):
+@pytest.mark.parametrize("sum_to", [None, "length"])
+def test_matches_numpy_equation_with_learned_parameters(shape, masked, sum_to):
     scores, mask = random_scores(*shape, masked=masked, seed=sum(shape))
-    layer = GaussianGlobalNorm()
+    layer = GaussianGlobalNorm(sum_to=sum_to)
     layer.build(scores.shape)
     rng = np.random.default_rng(0)
     mean = rng.normal(size=shape[2]).astype("float32")
@@ -32,7 +36,25 @@ def test_matches_numpy_equation_with_learned_parameters(shape, masked):
     layer.set_weights([mean, raw])
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.sigma), sigma, rtol=1e-5)
     output = keras.ops.convert_to_numpy(layer(scores, mask=mask))
-    np.testing.assert_allclose(output, numpy_gloc(scores, mask, mean, sigma), rtol=1e-5, atol=1e-6)
+    expected = numpy_gloc(scores, mask, mean, sigma, sum_to)
+    np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_video_score_can_reach_one_only_when_rescaled():
+    """ŷ = (1/T) Σ_t l_t p_t with p = 1 on the one selected step of four (x = μ there, far
+    elsewhere): rescaled weights give ŷ = 1; eq. 5's weights, each at most 1, give 1/4."""
+    scores = np.array([[[0.0], [50.0], [-50.0], [80.0]]], "float32")
+    probabilities = np.array([1.0, 0.0, 0.0, 0.0])
+    for sum_to, expected in (("length", 1.0), (None, 0.25)):
+        weights = keras.ops.convert_to_numpy(GaussianGlobalNorm(sum_to=sum_to)(scores))
+        assert float(np.mean(weights[0, :, 0] * probabilities)) == pytest.approx(expected)
+
+
+def test_layers_saved_before_sum_to_existed_load_as_eq_5():
+    config = GaussianGlobalNorm().get_config()
+    del config["sum_to"]
+    assert GaussianGlobalNorm.from_config(config).sum_to is None
+    assert GaussianGlobalNorm.from_config(GaussianGlobalNorm().get_config()).sum_to == "length"
 
 
 def test_initial_parameters_and_positivity():
@@ -64,15 +86,27 @@ def test_mixed_precision():
 
 
 @pytest.mark.parametrize("policy", ["float32", "mixed_float16", "mixed_bfloat16"])
-def test_extreme_inputs_give_documented_values(policy):
-    layer = GaussianGlobalNorm(dtype=policy)
+@pytest.mark.parametrize("sum_to", [None, "length"])
+def test_extreme_inputs_give_documented_values(policy, sum_to):
+    layer = GaussianGlobalNorm(dtype=policy, sum_to=sum_to)
+    rescaled = sum_to == "length"
     cases = [
         (
             np.array([[[1e4], [-1e4], [0.0]]], "float32"),
             np.ones((1, 3), bool),
-            [[[0.0], [0.0], [1.0]]],
+            [[[0.0], [0.0], [3.0 if rescaled else 1.0]]],
         ),
-        (np.array([[[1.0]]], "float32"), np.ones((1, 1), bool), [[[math.exp(-1)]]]),
+        (
+            np.array([[[1.0]]], "float32"),
+            np.ones((1, 1), bool),
+            [[[1.0 if rescaled else math.exp(-1)]]],
+        ),
+        # every step far from μ: eq. 5 gives 0 everywhere; rescaled, the nearest steps share T.
+        (
+            np.array([[[1e3], [1e3], [2e3]]], "float32"),
+            np.ones((1, 3), bool),
+            [[[1.5], [1.5], [0.0]]] if rescaled else [[[0.0], [0.0], [0.0]]],
+        ),
         (np.ones((1, 4, 1), "float32"), np.zeros((1, 4), bool), [[[0.0]] * 4]),
     ]
     for scores, mask, expected in cases:
@@ -92,6 +126,7 @@ def test_gradient_matches_finite_differences():
     sigma = keras.ops.convert_to_numpy(layer.sigma).astype("float64")
     expected = numeric_gradient(lambda x: np.sum(numpy_gloc(x, mask, 0.0, sigma) * weights), scores)
     np.testing.assert_allclose(gradient, expected, atol=1e-4)
+    assert np.all(gradient[~mask] == 0)
 
 
 @pytest.mark.parametrize(
@@ -101,6 +136,7 @@ def test_gradient_matches_finite_differences():
         ({"min_sigma": -1.0}, "`min_sigma` must be a float > 0"),
         ({"initial_sigma": 1e-4}, "`initial_sigma` must be larger than `min_sigma`"),
         ({"initial_mean": "zero"}, "`initial_mean` must be a float"),
+        ({"sum_to": "one"}, "`sum_to` must be one of (None, 'length')"),
     ],
 )
 def test_bad_arguments_are_rejected(kwargs, message):

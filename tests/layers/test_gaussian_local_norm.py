@@ -4,6 +4,7 @@ import pytest
 from layer_test_case import (
     backend_gradient,
     numeric_gradient,
+    numpy_sum_to_length,
     random_scores,
     run_layer_test,
     run_precision_test,
@@ -28,10 +29,19 @@ def numpy_zloc(scores, mask, epsilon=1e-6):
 @pytest.mark.parametrize("shape", [(1, 1, 1), (2, 5, 3), (3, 17, 4), (4, 64, 20)])
 @pytest.mark.parametrize("masked", [False, True])
 @pytest.mark.parametrize("epsilon", [1e-6, 0.5])
-def test_matches_numpy_equation(shape, masked, epsilon):
+@pytest.mark.parametrize("sum_to", [None, "length"])
+def test_matches_numpy_equation(shape, masked, epsilon, sum_to):
     scores, mask = random_scores(*shape, masked=masked, seed=sum(shape))
-    output = keras.ops.convert_to_numpy(GaussianLocalNorm(epsilon=epsilon)(scores, mask=mask))
-    np.testing.assert_allclose(output, numpy_zloc(scores, mask, epsilon), rtol=1e-5, atol=1e-6)
+    layer = GaussianLocalNorm(epsilon=epsilon, sum_to=sum_to)
+    output = keras.ops.convert_to_numpy(layer(scores, mask=mask))
+    expected = numpy_zloc(scores, mask, epsilon)
+    if sum_to == "length":
+        expected = numpy_sum_to_length(expected, mask)
+    np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_default_is_eq_3_literally():
+    assert GaussianLocalNorm().sum_to is None
 
 
 def test_generic_layer_behaviour(tmp_path):
@@ -78,6 +88,8 @@ def test_gradient_matches_finite_differences():
 
 
 def test_bad_arguments_and_inputs_are_rejected():
+    with pytest.raises(ValueError, match="GaussianLocalNorm: `sum_to` must be one of"):
+        GaussianLocalNorm(sum_to="one")
     with pytest.raises(ValueError, match="GaussianLocalNorm: `epsilon` must be > 0"):
         GaussianLocalNorm(epsilon=0.0)
     with pytest.raises(ValueError, match=r"zloc: `mask` must have shape \[batch, time\]"):

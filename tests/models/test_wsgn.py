@@ -18,9 +18,20 @@ def mlp(hidden, out, x):
     return np.maximum(x.astype("float64") @ k1 + b1, 0) @ k2 + b2
 
 
-def reference(model, x, norms):
-    """WSGN eq. 2 with g the average of eq. 3 (ZLoc), eq. 5 (GLoc) and eq. 7 (SLoc) × T (the
-    layer's default `sum_to="length"`: weights average 1 over the video), in NumPy."""
+def sum_to(weights, how):
+    """One video's `[T, C]` weights as they are (None), summing to 1, or to T ("length")."""
+    if how is None:
+        return weights
+    total = weights.sum(0) if how == "one" else weights.sum(0) / len(weights)
+    return weights / total
+
+
+def reference(model, x, norms, how=None):
+    """WSGN eq. 2 with g the average of eq. 3 (ZLoc), eq. 5 (GLoc) and eq. 7 (SLoc), each
+    rescaled as `how` says (default: SLoc's weights × T / their sum, and GLoc's unless SLoc is
+    there), in NumPy."""
+    default_gloc = None if "sloc" in norms else "length"
+    how = {"zloc": None, "gloc": default_gloc, "sloc": "length", **(how or {})}
     head = model.heads["features"]
     p = softmax(mlp(head.cls_hidden, head.cls_out, x))
     if not norms:
@@ -30,14 +41,15 @@ def reference(model, x, norms):
         weights = []
         for name in norms:
             if name == "zloc":
-                weights.append(np.exp(-((s - s.mean(0)) ** 2) / (s.var(0) + 1e-6)))
+                w = np.exp(-((s - s.mean(0)) ** 2) / (s.var(0) + 1e-6))
             elif name == "gloc":
                 layer = next(n for n in head.norm_layers if n.name == "gloc")
                 mu = keras.ops.convert_to_numpy(layer.mean)
                 sigma = keras.ops.convert_to_numpy(layer.sigma)
-                weights.append(np.exp(-(((s - mu) / sigma) ** 2)))
+                w = np.exp(-(((s - mu) / sigma) ** 2))
             else:
-                weights.append(len(s) * softmax(s, axis=0))
+                w = np.exp(s - s.max(0))
+            weights.append(sum_to(w, how[name]))
         g = np.mean(weights, axis=0)
     return (g * p).mean(axis=0), g, p
 
@@ -45,8 +57,10 @@ def reference(model, x, norms):
 @pytest.mark.parametrize(
     "norms", [(), ("sloc",), ("zloc",), ("gloc",), ("zloc", "gloc"), ("zloc", "gloc", "sloc")]
 )
-def test_video_prediction_matches_eq_2(norms):
-    model = WSGN(4, 6, norms=norms, hidden_dim=5)
+@pytest.mark.parametrize("how", [None, {"zloc": "length", "gloc": None, "sloc": "one"}])
+def test_video_prediction_matches_eq_2(norms, how):
+    how = {n: v for n, v in (how or {}).items() if n in norms}
+    model = WSGN(4, 6, norms=norms, hidden_dim=5, norm_sum_to=how)
     rng = np.random.default_rng(1)
     x = rng.normal(size=(3, 8, 6)).astype("float32")
     lengths = (8, 3, 1)
@@ -56,7 +70,7 @@ def test_video_prediction_matches_eq_2(norms):
         for k, v in model.snippet_outputs({"features": x, "mask": mask}).items()
     }
     for b, length in enumerate(lengths):
-        video, g, p = reference(model, x[b, :length], norms)
+        video, g, p = reference(model, x[b, :length], norms, how)
         np.testing.assert_allclose(outputs["video_scores"][b], video, rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(outputs["selection"][b, :length], g, rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(
@@ -94,6 +108,30 @@ def test_saves_and_loads_with_identical_outputs(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "wsgn.keras")
     assert loaded.norms == ("zloc", "gloc") and loaded.get_config() == model.get_config()
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)), expected)
+
+
+def test_norm_sum_to_defaults_saving_and_models_saved_before_it(tmp_path):
+    assert WSGN(3, 4).norm_sum_to == {"zloc": None, "gloc": None, "sloc": "length"}
+    assert WSGN(3, 4, norms="zloc,gloc").norm_sum_to == {"zloc": None, "gloc": "length"}
+    model = WSGN(3, 4, norm_sum_to={"sloc": "one", "gloc": "length"})
+    assert model.norm_sum_to == {"zloc": None, "gloc": "length", "sloc": "one"}
+    assert [n.sum_to for n in model.heads["features"].norm_layers] == [None, "length", "one"]
+    config = model.get_config()
+    assert WSGN.from_config(config).norm_sum_to == model.norm_sum_to
+    del config["norm_sum_to"]  # a model saved before the argument: GLoc was eq. 5 literally
+    assert WSGN.from_config(config).norm_sum_to == {"zloc": None, "gloc": None, "sloc": "length"}
+    naive = dict(build_model("naive", 3, 4).get_config())
+    del naive["norm_sum_to"]
+    assert WSGN.from_config(naive).norm_sum_to == {}
+
+
+def test_norm_sum_to_is_checked():
+    with pytest.raises(
+        ValueError, match=r"`norm_sum_to\['zloc'\]` must be one of \(None, 'length'\)"
+    ):
+        WSGN(3, 4, norm_sum_to={"zloc": "one"})
+    with pytest.raises(ValueError, match="`norm_sum_to` names norms the model does not use"):
+        WSGN(3, 4, norms="zloc", norm_sum_to={"sloc": "one"})
 
 
 def test_mixed_precision_outputs_are_float32_and_finite():

@@ -7,19 +7,20 @@ video, 20 classes) and prints one table, each row measured in its own process:
 - **keras_wsal, files**: `keras_wsal.training.train` of the complete WSGN (default recipe: Adam,
   batches of 10 random 750-snippet crops, padded per batch) reading the memory-mapped files
   through its `tf.data` pipeline; steps per second over the steps after `--warmup`, timed by a
-  callback at each batch's end.
-- **keras_wsal, memory**: the same model and compiled train step on the same batches, taken from
-  the same pipeline into memory first (so the same shapes): the step rate with no reading at
-  all. `files / memory` is how much of the step rate the pipeline keeps.
+  callback at the end of each call into the train step (several steps per call).
+- **keras_wsal, memory**: the same model and compiled train step (the same steps per execution)
+  on the same batches, taken from the same pipeline into memory first (`cache`, so the same
+  shapes): the step rate with no reading at all. `files / memory` is how much of the step rate
+  the pipeline keeps.
 - **PyTorch reference** (`reference_wsgn_torch.py`): the same head, loss and crops in a plain
   float32 loop reading the same memory-mapped files.
 
 Columns: steps/s; GFLOP/s achieved (the step's FLOPs as `bench_training.step_flops` counts them,
 on the batch's padded snippets) and their fraction of a same-process matmul `[B·750, D] × [D, D]`
-of the same precision and framework; peak RSS of the process (`ru_maxrss`) and its growth over
-the process's own baseline (the framework loaded, before any data), the growth against the size
-of all features in RAM; and, for keras_wsal, detection seconds per video (the model's forward pass
-and the default rule, on `--detect-videos` whole videos).
+of the same precision and framework; peak RSS of the process (`ru_maxrss`) at the end of training
+and its growth over the process's own baseline (the framework loaded, before any data), the
+growth against the size of all features in RAM; and, for keras_wsal, detection seconds per video
+(the model's forward pass and the default rule, on `--detect-videos` whole videos).
 
 Usage:
     python benchmarks/bench_side_by_side.py --out side_by_side
@@ -112,7 +113,7 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
     from keras_wsal.models import build_model, loss_for_model
     from keras_wsal.training import TrainConfig, train
     from keras_wsal.training.precision import with_resolved_precision
-    from keras_wsal.training.trainer import _optimizer
+    from keras_wsal.training.trainer import _optimizer, _steps_per_execution
 
     baseline = _peak_rss_mib()
     steps = args.warmup + args.steps
@@ -121,17 +122,18 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
         checkpoint_every=steps, precision=precision,
     )  # fmt: skip
     config, _ = with_resolved_precision(config)
-    ends, snippets = [], []
+    ends, snippets = [], []  # ends: (steps done, time) after each call into the train step
 
     class Timer(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            ends.append(time.perf_counter())
+            ends.append((batch + 1, time.perf_counter()))  # `batch`: the call's last step
 
     if source == "files":
         import shutil
 
         shutil.rmtree(out, ignore_errors=True)  # a new run, not the resumption of an old one
         result = train(config, verbose=0, callbacks=[Timer()])
+        trained_peak = _peak_rss_mib()  # training's peak, before anything else reads the files
         model = result.model
         batches = make_training_dataset(
             FeatureDataset(data), "validation", BATCH, MAX_LENGTH, seed=config.seed
@@ -141,29 +143,33 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
         keras.config.set_dtype_policy(config.precision)
         keras.utils.set_random_seed(config.seed)
         dataset = FeatureDataset(data)
-        batches = list(
+        batches = (
             make_training_dataset(dataset, "validation", BATCH, MAX_LENGTH, seed=config.seed)
             .repeat()
             .take(steps)
+            .cache()
         )
-        snippets = [int(np.prod(i["mask"].shape)) for i, _ in batches]
+        snippets = [int(np.prod(i["mask"].shape)) for i, _ in batches]  # fills the cache
         model = build_model(
             "wsgn", len(dataset.classes), dict(dataset.feature_dims), dropout=config.dropout,
             weight_decay=config.weight_decay,
         )  # fmt: skip
-        model.compile(optimizer=_optimizer(config), loss=loss_for_model(model))
-        for inputs, labels in batches:
-            float(model.train_on_batch(inputs, labels))
-            ends.append(time.perf_counter())
-    timed = ends[args.warmup - 1 :]
-    seconds = timed[-1] - timed[0]
-    flops = sum(step_flops(model, n) for n in snippets[args.warmup : steps])
+        model.compile(
+            optimizer=_optimizer(config), loss=loss_for_model(model),
+            steps_per_execution=_steps_per_execution(steps),
+        )  # fmt: skip
+        model.fit(batches, epochs=1, steps_per_epoch=steps, callbacks=[Timer()], verbose=0)
+        trained_peak = _peak_rss_mib()
+    (first, start), (last, end) = next(e for e in ends if e[0] >= args.warmup), ends[-1]
+    seconds = end - start
+    flops = sum(step_flops(model, n) for n in snippets[first:last])
     row = {
-        "steps_per_second": (len(timed) - 1) / seconds,
+        "steps_per_second": (last - first) / seconds,
         "gflops": flops / seconds / 1e9,
         "matmul_gflops": _tf_matmul_gflops(config.precision, args.feature_dim),
         "precision": config.precision,
         "baseline_rss_mib": baseline,
+        "peak_rss_mib": trained_peak,
     }
     if source == "files":
         import itertools
@@ -238,7 +244,7 @@ def measure(row: str, data: Path, out: Path, args) -> dict:
         result = torch_row(data, args)
     else:
         result = keras_row(data, out / row, source, precision, args)
-    result["peak_rss_mib"] = _peak_rss_mib()
+    result.setdefault("peak_rss_mib", _peak_rss_mib())
     return result
 
 

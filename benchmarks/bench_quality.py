@@ -52,11 +52,11 @@ ROWS = {
     "unet-soft": ("UntrimmedNet soft", "untrimmednet-soft", [], "default"),
     "wtalc": ("W-TALC (keras_wsal parts)", "wtalc", [], "default"),
     "supervised": ("Supervised (frame labels)", "supervised", [], "default"),
-    # The frame-supervised network without WSGN's frame selection: frame labels on softmax(h_cls).
-    "supervised-plain": (
-        "Supervised, --norms ''",
+    # The frame-supervised ceiling with WSGN's frame selection (its default before 2026-12-03).
+    "supervised-wsgn": (
+        "Supervised, --norms zloc,gloc,sloc",
         "supervised",
-        ["--norms", ""],
+        ["--norms", "zloc,gloc,sloc"],
         "default",
     ),
     "naive-paper": ("Naive, --recipe paper", "naive", ["--recipe", "paper"], "paper"),

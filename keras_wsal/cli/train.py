@@ -79,7 +79,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto: mixed_float16 on GPUs with tensor cores, mixed_bfloat16 on CPUs with "
         "bfloat16 instructions, else float32 (the choice is printed and saved)",
     )
-    parser.add_argument("--norms", default="zloc,gloc,sloc", help="WSGN's frame selection subset")
+    parser.add_argument(
+        "--norms",
+        default=None,
+        help="WSGN's frame selection subset, e.g. zloc,gloc ('' for none); default: "
+        "zloc,gloc,sloc for wsgn, none for supervised",
+    )
     parser.add_argument(
         "--casl",
         type=non_negative_float,

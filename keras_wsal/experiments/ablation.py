@@ -25,7 +25,7 @@ VARIANTS = {
     "UntrimmedNet hard": ("untrimmednet-hard", ()),
     "UntrimmedNet soft": ("untrimmednet-soft", ()),
     "W-TALC": ("wtalc", ()),
-    "Supervised": ("supervised", ("zloc", "gloc", "sloc")),
+    "Supervised": ("supervised", ()),
 }
 TIOU = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
@@ -106,7 +106,7 @@ def run_variant(
         model=model_name,
         out=str(run_dir),
         steps=steps,
-        norms=norms or ("zloc", "gloc", "sloc"),
+        norms=norms,
         seed=seed,
     )
     model = train(config, verbose=verbose).model

@@ -7,7 +7,8 @@
 - `SupervisedWSGN(...)`: WSGN trained with frame labels, the upper bound (reads segments).
 - `UntrimmedNetVideo(...)`: UntrimmedNet with its image backbone inside, on clips of raw frames
   (end-to-end training, `keras_wsal.training.end_to_end`).
-- `build_model(name, ...)`: a model by its command-line name; `loss_for_model(model)` its loss.
+- `build_model(name, ...)`: a model by its command-line name; `loss_for_model(model)` its loss;
+  `default_norms(name)` the WSGN norms it uses by default.
 - `fuse_streams(models)`: one late-fusion model from models trained on one stream each.
 """
 
@@ -17,7 +18,7 @@ from keras_wsal.utils.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from keras_wsal.models.factory import build_model, loss_for_model
-    from keras_wsal.models.names import MODEL_NAMES
+    from keras_wsal.models.names import MODEL_NAMES, default_norms
     from keras_wsal.models.stream_fusion import fuse_streams
     from keras_wsal.models.supervised import SupervisedWSGN
     from keras_wsal.models.untrimmednet import UntrimmedNet
@@ -33,6 +34,7 @@ __all__ = [
     "WSGN",
     "WTALC",
     "build_model",
+    "default_norms",
     "fuse_streams",
     "loss_for_model",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from keras_wsal.losses import UntrimmedNetLoss, WSGNLoss
-from keras_wsal.models.names import MODEL_NAMES
+from keras_wsal.models.names import MODEL_NAMES, default_norms
 from keras_wsal.models.supervised import SupervisedWSGN
 from keras_wsal.models.untrimmednet import UntrimmedNet
 from keras_wsal.models.wsgn import WSGN
@@ -14,7 +14,7 @@ def build_model(
     name: str,
     num_classes: int,
     feature_dims,
-    norms=("zloc", "gloc", "sloc"),
+    norms=None,
     fusion: str | None = None,
     dropout: float | None = None,
     k_ratio: float | None = None,
@@ -24,9 +24,12 @@ def build_model(
 ):
     """The model called `name` (one of `MODEL_NAMES`); an argument left None keeps its default.
 
-    `norms` applies to "wsgn" and "supervised" (WSGN's network trained with frame labels);
-    `k_ratio` to "untrimmednet-hard" and "wtalc".
+    `norms` applies to "wsgn" and "supervised" (WSGN's network trained with frame labels; None:
+    `default_norms(name)`, the complete WSGN and none for "supervised"); `k_ratio` to
+    "untrimmednet-hard" and "wtalc".
     """
+    if norms is None:
+        norms = default_norms(name)
     given = {"dropout": dropout, "fusion": fusion, "casl_weight": casl_weight}
     common = {
         "weight_decay": weight_decay,

@@ -62,7 +62,8 @@ class TrainConfig:
         precision: "auto" (resolved by `train` to the fastest policy of the machine and saved as
             chosen; `keras_wsal.training.precision`), "float32", "mixed_float16" (with dynamic
             loss scaling) or "mixed_bfloat16".
-        norms: WSGN's frame selection subset, e.g. ("zloc", "gloc", "sloc").
+        norms: WSGN's frame selection subset, e.g. ("zloc", "gloc", "sloc"); None: the model's
+            (`keras_wsal.models.default_norms`: the complete WSGN, none for "supervised").
         casl: weight of W-TALC's co-activity similarity loss (0 = off).
         seed: seeds weights, shuffling and crops.
         optimizer: "adam" or "sgd" (momentum 0.9); None picks the paper's for the model.
@@ -112,7 +113,7 @@ class TrainConfig:
     batch_size: int | None = None
     max_length: int | None = 750
     precision: str = "auto"
-    norms: tuple[str, ...] = ("zloc", "gloc", "sloc")
+    norms: tuple[str, ...] | None = None
     casl: float | None = None
     seed: int = 0
     optimizer: str | None = None
@@ -136,9 +137,10 @@ class TrainConfig:
     frames_per_snippet: float | None = None
 
     def __post_init__(self):
+        from keras_wsal.models.names import default_norms
         from keras_wsal.models.wsgn import parse_norms  # Keras: not needed by `--help`
 
-        self.norms = parse_norms(self.norms)
+        self.norms = parse_norms(default_norms(self.model) if self.norms is None else self.norms)
         # Absolute, so that the run is the same however its paths were written and its dataset
         # is found from any working directory (detect, export).
         self.data = os.path.abspath(os.path.expanduser(str(self.data)))

@@ -94,11 +94,14 @@ FIELDS = ("optimizer", "learning_rate", "steps", "epochs", "dropout", "casl", "v
 def test_recipes_per_model(recipe, model, expected):
     config = TrainConfig(**{**BASE, "model": model}, recipe=recipe)
     assert tuple(getattr(config, field) for field in FIELDS) == expected
-    assert (config.weight_decay, config.max_length, config.norms) == (
-        5e-4,
-        750,
-        ("zloc", "gloc", "sloc"),
-    )
+    assert (config.weight_decay, config.max_length) == (5e-4, 750)
+    assert config.norms == (("zloc", "gloc", "sloc") if model == "wsgn" else ())
+
+
+def test_supervised_takes_no_frame_selection_unless_told():
+    assert TrainConfig(**{**BASE, "model": "supervised"}).norms == ()
+    assert TrainConfig(**{**BASE, "model": "supervised"}, norms="gloc").norms == ("gloc",)
+    assert TrainConfig(**{**BASE, "model": "wsgn"}).norms == ("zloc", "gloc", "sloc")
 
 
 def test_given_settings_override_the_recipe():

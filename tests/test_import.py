@@ -83,7 +83,7 @@ def test_help_shows_every_options_default():
     shown = (
         "--batch-size BATCH_SIZE global batch size (videos per step); default: the recipe's",
         "(the choice is printed and saved) (default: auto)",
-        "(default: zloc,gloc,sloc)",
+        "default: zloc,gloc,sloc for wsgn, none for supervised",
         "XLA for the train step (default: auto)",
     )
     assert all(s in text for s in shown), text

@@ -1,4 +1,4 @@
-"""The Python side of the training and inference pipelines: what one element reads.
+"""The Python side of the training and inference pipelines: what a batch of elements reads.
 
 `ElementReader` reads videos' rows from their (memory-mapped) feature files, a batch per call: a
 crop of each video's snippets or WSGN's resampled frames (`TemporalAugmentation`), padded into one
@@ -44,7 +44,8 @@ def crop_rows(
 
 
 class ElementReader:
-    """Reads (a crop of) one video's features: the Python side of the pipeline's map function."""
+    """Reads a batch of videos' features (crops, resampled frames or clips): the Python side of
+    the pipeline's map function."""
 
     def __init__(
         self,

@@ -67,7 +67,8 @@ class ElementReader:
         self._crop = crop
         self._clip_sampling = clip_sampling
         self._proposals: dict[int, np.ndarray] = {}
-        self._open: collections.OrderedDict[int, Mapping[str, np.ndarray]] = (
+        # video index → (its open streams, their bytes), least recently used first
+        self._open: collections.OrderedDict[int, tuple[Mapping[str, np.ndarray], int]] = (
             collections.OrderedDict()
         )
         self._open_bytes = 0
@@ -82,18 +83,17 @@ class ElementReader:
         """{stream: [T, D] array} of video `index`: open already, or opened now and kept open
         while the open files hold at most `OPEN_FILES_BYTES` (least recently used closed first)."""
         with self._open_lock:
-            features = self._open.get(index)
-            if features is not None:
+            if index in self._open:
                 self._open.move_to_end(index)
-                return features
+                return self._open[index][0]
             features = self._load_features(self._videos[index])
             size = sum(getattr(features[s], "nbytes", 0) for s in self._streams)
             if size <= OPEN_FILES_BYTES:
-                self._open[index] = features
+                self._open[index] = (features, size)
                 self._open_bytes += size
                 while self._open_bytes > OPEN_FILES_BYTES:
-                    _, closed = self._open.popitem(last=False)
-                    self._open_bytes -= sum(getattr(closed[s], "nbytes", 0) for s in self._streams)
+                    _, (_, closed_size) = self._open.popitem(last=False)
+                    self._open_bytes -= closed_size
             return features
 
     def _plan(self, index: int, draw: int) -> tuple[str, Mapping[str, np.ndarray], Callable, int]:

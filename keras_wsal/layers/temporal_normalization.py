@@ -53,9 +53,6 @@ class TemporalNormalization(keras.layers.Layer):
     def build(self, input_shape):
         check_scores_shape(self.name, "inputs", input_shape)
 
-    def log_weights(self, scores, valid):
-        raise NotImplementedError
-
     def call(self, inputs, mask=None):
         mask = first_mask(mask)
         check_scores_shape(self.name, "inputs", inputs.shape)

@@ -20,6 +20,9 @@ is from the best variant at mAP@0.5 (ActivityNet protocol). Rows whose recipe ke
 held-out round are also evaluated at their last checkpoint (`last_checkpoint` in results.json),
 which measures what the stopping rule gains.
 
+`--redetect` re-detects and re-evaluates rows already trained in `--out` with today's detection
+rules, without training again (for a change that touches detection only).
+
 Each row of each seed runs as its own process (`--jobs` at a time, the CPU cores shared out).
 
 Usage:
@@ -103,14 +106,17 @@ def sweep_variants(rule) -> dict:
         }
     else:
         other_curve = "detection_scores" if rule.curve == "snippet_scores" else "snippet_scores"
+        other_score = "top_k" if rule.class_score == "video" else "video"
         options = {
             f"curve: {other_curve}": {"curve": other_curve},
             "threshold 0.5 only": {"thresholds": (0.5,)},
             "thresholds 0.3,0.5,0.7": {"thresholds": (0.3, 0.5, 0.7)},
             "no smoothing": {"smoothing": 1},
             "smoothing 5": {"smoothing": 5},
-            "class score: video": {"class_score": "video"},
+            f"class score: {other_score}": {"class_score": other_score},
+            "class threshold 0.02": {"class_threshold": 0.02},
             "class threshold 0.05": {"class_threshold": 0.05},
+            "class threshold 0.1": {"class_threshold": 0.1},
             "class threshold 0.2": {"class_threshold": 0.2},
             "mean scores": {"segment_score": "mean"},
             "no score fusion": {"video_score_fusion": "none"},
@@ -127,7 +133,7 @@ def sweep_variants(rule) -> dict:
 
 
 # -- one row of one seed, in its own process ----------------------------------------------------
-def run_job(data: str, row: str, run_dir: str, sweep: bool) -> dict:
+def run_job(data: str, row: str, run_dir: str, sweep: bool, detect_only: bool = False) -> dict:
     import numpy as np
 
     from keras_wsal.cli import main as cli
@@ -143,6 +149,7 @@ def run_job(data: str, row: str, run_dir: str, sweep: bool) -> dict:
 
     label, model_name, flags, rule_kind = ROWS[row]
     start = time.perf_counter()
+    previous = Path(run_dir) / "bench_result.json"
     argv = [
         "train",
         "--data",
@@ -156,9 +163,12 @@ def run_job(data: str, row: str, run_dir: str, sweep: bool) -> dict:
         "--quiet",
         *flags,
     ]
-    if cli(argv) != 0:
-        raise RuntimeError(f"keras-wsal {' '.join(argv)} failed")
-    train_seconds = time.perf_counter() - start
+    if detect_only:
+        train_seconds = json.loads(previous.read_text())["train_seconds"]
+    else:
+        if cli(argv) != 0:
+            raise RuntimeError(f"keras-wsal {' '.join(argv)} failed")
+        train_seconds = time.perf_counter() - start
     dataset = FeatureDataset(data)
     model, _ = load_run_model(run_dir)
     outputs = list(predict_videos(model, dataset, "test", batch_size=4))
@@ -289,6 +299,7 @@ def main(argv=None) -> int:
     job.add_argument("--row", required=True, choices=list(ROWS))
     job.add_argument("--run", required=True)
     job.add_argument("--sweep", action="store_true")
+    job.add_argument("--detect-only", action="store_true")
     parser.add_argument("--out", default="bench_quality", help="data, runs and results.json")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument(
@@ -299,10 +310,15 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--sweep-seeds", default="0", help="seeds whose default rows are swept ('' for none)"
     )
+    parser.add_argument(
+        "--redetect",
+        action="store_true",
+        help="re-detect rows already trained in --out with today's rules (no training)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "job":
-        result = run_job(args.data, args.row, args.run, args.sweep)
+        result = run_job(args.data, args.row, args.run, args.sweep, args.detect_only)
         Path(args.run, "bench_result.json").write_text(json.dumps(result, indent=1) + "\n")
         return 0
 
@@ -326,7 +342,8 @@ def main(argv=None) -> int:
         while pending and len(running) < args.jobs:
             seed, row = pending.pop(0)
             run = out / "runs" / f"seed{seed}" / row
-            if (run / "bench_result.json").exists():
+            trained = (run / "bench_result.json").exists()
+            if trained and not args.redetect:
                 results.setdefault(row, []).append(
                     json.loads((run / "bench_result.json").read_text())
                 )
@@ -344,6 +361,8 @@ def main(argv=None) -> int:
             ]
             if str(seed) in args.sweep_seeds.split(",") and ROWS[row][3] == "default":
                 command.append("--sweep")
+            if trained:
+                command.append("--detect-only")
             log = open(out / f"job_seed{seed}_{row}.log", "w")  # noqa: SIM115 (closed with the process)
             running.append(
                 (

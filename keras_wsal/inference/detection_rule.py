@@ -15,7 +15,9 @@ Named rules (`DetectionRule.named`): "untrimmednet" and "wsgn" (each paper's rul
 (W-TALC's published localisation), and "default", the rule that measured best on
 `benchmarks/bench_quality.py` for models whose curve is a probability (WSGN, Naive, Supervised,
 UntrimmedNet): it thresholds the class probabilities softmax(h_cls), which localised better
-there than WSGN's g ⊙ softmax(h_cls) (README, "Results").
+there than WSGN's g ⊙ softmax(h_cls), and keeps the classes whose video prediction is ≥ 0.05,
+which ranked classes better there than the curve's top-k mean (README, "Results";
+`benchmarks/bench_class_score.py`).
 `DetectionRule.for_model(model, "default" | "paper")` picks a model's rule.
 """
 
@@ -108,11 +110,11 @@ class DetectionRule:
                 name="default",
                 curve="snippet_scores",
                 smoothing=3,
-                class_score="top_k",
+                class_score="video",
                 thresholds=tuple(round(0.1 * i, 1) for i in range(1, 10)),
                 threshold_mode="relative",
                 post=PostProcessing(
-                    class_threshold=0.1,
+                    class_threshold=0.05,
                     min_duration=0.0,
                     segment_score="outer_inner",
                     video_score_fusion="multiply",
@@ -160,20 +162,13 @@ class DetectionRule:
     def for_model(cls, model, recipe: str = "default") -> DetectionRule:
         """The rule a model detects with: its measured default, or its paper's (`recipe="paper"`).
 
-        Default: W-TALC's rule for `WTALC` (its curve is raw logits), "default" otherwise, with the
-        class scores from the video prediction for UntrimmedNet. Paper:
+        Default: W-TALC's rule for `WTALC` (its curve is raw logits), "default" otherwise. Paper:
         UntrimmedNet's for soft selection (it needs attention), W-TALC's for `WTALC`, WSGN's for
         the rest (WSGN, Naive, Supervised, hard UntrimmedNet, which has no attention).
         """
         kind = _model_kind(model)
         if recipe == "default":
-            if kind == "wtalc":
-                return cls.named("wtalc")
-            if kind.startswith("untrimmednet"):
-                # UntrimmedNet's video prediction is a softmax over classes that measured a better
-                # class score than the curve's top-k mean (README, "Results").
-                return dataclasses.replace(cls.named("default"), class_score="video")
-            return cls.named("default")
+            return cls.named("wtalc" if kind == "wtalc" else "default")
         if recipe == "paper":
             return cls.named(
                 {"untrimmednet-soft": "untrimmednet", "wtalc": "wtalc"}.get(kind, "wsgn")

@@ -87,7 +87,7 @@ RULES = {
     "untrimmednet": DetectionRule.named("untrimmednet").replace(max_detections=100),
     "wsgn": DetectionRule.named("wsgn").replace(max_detections=100),
     "wtalc": DetectionRule.named("wtalc").replace(max_detections=100),
-    "untrimmednet-default": DetectionRule.named("default").replace(class_score="video"),
+    "default-top-k": DetectionRule.named("default").replace(class_score="top_k"),
     "custom": DetectionRule(
         curve="detection_scores",
         smoothing=5,
@@ -155,15 +155,15 @@ def test_planted_segments_times_scores_and_order():
 
 
 def test_default_rule_by_hand_smoothing_union_outer_inner_and_nms():
-    # One class, 8 snippets at fps 1, smoothed over 3: [0, .4, .8, .8, .4, 0, 0, 0]. Its top
-    # ⌈8/8⌉ = 1 value is 0.8 (class score). Thresholds 0.1..0.9 of 0.8 give the runs [1, 5)
+    # One class, 8 snippets at fps 1, smoothed over 3: [0, .4, .8, .8, .4, 0, 0, 0]. Its video
+    # prediction is 0.8 (class score). Thresholds 0.1..0.9 of 0.8 give the runs [1, 5)
     # (θ <= 0.5) and [2, 4) (θ >= 0.6). Outer-inner: [1, 5) mean .6, flanks of 1: (0 + 0) / 2 →
     # .6; [2, 4): .8 - (.4 + .4) / 2 = .4. × 0.8: 0.48 and 0.32. tIoU 0.5 > 0.3: NMS keeps [1, 5).
     curve = np.zeros((1, 8, 1), np.float32)
     curve[0, 2:4, 0] = 1.2
     rule = DetectionRule.named("default")
     outputs = batch_outputs(curve)
-    outputs["video_scores"] = np.ones((1, 1), np.float32)
+    outputs["video_scores"] = np.full((1, 1), 0.8, np.float32)
     found = run_graph(outputs, [8], rule)
     assert int(found["count"][0]) == 1
     np.testing.assert_allclose(

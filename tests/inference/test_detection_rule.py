@@ -29,7 +29,7 @@ def test_default_settings_are_pinned():
     assert (rule.curve, rule.smoothing, rule.class_score, rule.top_k_ratio) == (
         "snippet_scores",
         3,
-        "top_k",
+        "video",
         0.125,
     )
     assert (
@@ -43,7 +43,7 @@ def test_default_settings_are_pinned():
         post.segment_score,
         post.video_score_fusion,
     ) == (
-        0.1,
+        0.05,
         0.0,
         "outer_inner",
         "multiply",
@@ -56,23 +56,28 @@ def test_default_rule_on_a_hand_built_curve():
     # elsewhere.
     curve = np.zeros(20)
     curve[6:10] = 1.0
-    found = DetectionRule.named("default").detect(_outputs(curve), 1.0, ["A"])
+    found = DetectionRule.named("default").detect(_outputs(curve, video_scores=[8 / 9]), 1.0, ["A"])
     # Smoothed (3 wide): 1/3 at 5 and 10, 2/3 at 6 and 9, 1 at 7..8. Thresholds θ·1 unioned give
-    # [5, 11) (θ ≤ 0.3), [6, 10) (θ ≤ 0.6) and [7, 9) (θ ≥ 0.7). Class score: the top ⌈20/8⌉ = 3
-    # mean, (1 + 1 + 2/3) / 3 = 8/9. Outer-inner (flanks of max(1, ⌊0.25·L + 0.5⌋) snippets):
+    # [5, 11) (θ ≤ 0.3), [6, 10) (θ ≤ 0.6) and [7, 9) (θ ≥ 0.7). Class score: the video
+    # prediction, 8/9. Outer-inner (flanks of max(1, ⌊0.25·L + 0.5⌋) snippets):
     # [5, 11): 2/3 - 0 (flanks of 2, all 0); [6, 10): 5/6 - 1/3; [7, 9): 1 - 2/3; each × 8/9.
     # NMS at 0.3 keeps [5, 11) (16/27) and suppresses [6, 10) (tIoU 4/6) and [7, 9) (2/6 > 0.3).
     assert found == [{"label": "A", "score": pytest.approx(16 / 27), "segment": [5.0, 11.0]}]
 
 
-def test_default_class_selection_uses_the_top_k_mean_not_the_video_score():
-    curve = np.zeros((16, 2))
-    curve[3:5, 0] = 0.4  # top ⌈16/8⌉ = 2 mean: 0.4 ≥ 0.1, kept although the video score is 0
-    curve[3:5, 1] = 0.08  # top-2 mean 0.08 < 0.1: dropped
-    found = DetectionRule.named("default").detect(
-        _outputs(curve, video_scores=[0.0, 0.9]), 1.0, ["A", "B"]
-    )
-    assert {d["label"] for d in found} == {"A"}
+def test_default_class_selection_uses_the_video_score_from_0_05():
+    curve = np.zeros((16, 3))
+    curve[3:5] = 0.4  # every class has the same curve (top ⌈16/8⌉ = 2 mean 0.4)
+    rule = DetectionRule.named("default")
+    found = rule.detect(_outputs(curve, video_scores=[0.05, 0.049, 0.9]), 1.0, ["A", "B", "C"])
+    assert {d["label"] for d in found} == {"A", "C"}  # B's 0.049 < 0.05
+    # With class_score="top_k" the curve's top-k mean chooses instead: 0.4 for all three.
+    top_k = rule.replace(class_score="top_k")
+    found = top_k.detect(_outputs(curve, video_scores=[0.0, 0.0, 0.0]), 1.0, ["A", "B", "C"])
+    assert {d["label"] for d in found} == {"A", "B", "C"}
+    curve[3:5, 1] = 0.04  # top-2 mean 0.04 < 0.05: dropped
+    found = top_k.detect(_outputs(curve, video_scores=[0.0, 0.9, 0.0]), 1.0, ["A", "B", "C"])
+    assert {d["label"] for d in found} == {"A", "C"}
 
 
 def test_paper_rules_are_pinned():
@@ -123,11 +128,9 @@ def test_each_model_gets_its_rule():
     assert [DetectionRule.for_model(m).name for m in (wsgn, soft, hard, wtalc)] == [
         "default"
     ] * 3 + ["wtalc"]
-    assert [DetectionRule.for_model(m).class_score for m in (wsgn, soft, hard)] == [
-        "top_k",
-        "video",
-        "video",
-    ]
+    # One default rule for every model whose curve is a probability.
+    for model in (wsgn, soft, hard, WSGN(3, 4, norms=()), WSGN(3, 4, norms="zloc")):
+        assert DetectionRule.for_model(model) == DetectionRule.named("default")
     assert [DetectionRule.for_model(m, "paper").name for m in (wsgn, soft, hard, wtalc)] == [
         "wsgn",
         "untrimmednet",

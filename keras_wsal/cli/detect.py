@@ -25,9 +25,9 @@ features made elsewhere (e.g. W-TALC's I3D) says so and how to pass a feature da
 
 --rule default (the default) is the model's measured best rule: for WSGN, Naive, Supervised and
 UntrimmedNet, the class probabilities softmax(h_cls) smoothed over 3 snippets, classes whose
-top-1/8 mean is >= 0.1, thresholds 0.1..0.9 of each class's maximum unioned, outer-inner segment
-scores × the class score, NMS at tIoU 0.3, at most 200 segments per video (UntrimmedNet: class
-scores from its video prediction); for W-TALC its own rule.
+video prediction is >= 0.05, thresholds 0.1..0.9 of each class's maximum unioned, outer-inner
+segment scores × the video prediction, NMS at tIoU 0.3, at most 200 segments per video; for
+W-TALC its own rule.
 --rule paper is the model's paper rule: "untrimmednet" (attention >= 1e-4, class score >= 0.5;
 soft UntrimmedNet), "wsgn" (g ⊙ softmax(h_cls) >= 0.5 × the class maximum, segments >= 1 s) or
 "wtalc" (logits >= min + 0.5 (max - min), classes with top-k logit >= 0, runs >= 2 snippets,

@@ -27,6 +27,7 @@ setup(
         # keras_wsal.utils.keras_compat.KNOWN_KERAS: move both together, deliberately.
         "keras>=3.6,<3.16",
         "numpy",
+        "scipy",  # sparse interpolation of WSGN's resampled frames (already scikit-image's)
         "matplotlib",
         "opencv-contrib-python-headless",
         "av",

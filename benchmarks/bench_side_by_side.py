@@ -5,15 +5,16 @@ durations, I3D's 1.5625 snippets per second, D = 2048 random float32 features in
 video, 20 classes) and prints one table, each row measured in its own process:
 
 - **keras_wsal, files**: `keras_wsal.training.train` of the complete WSGN (default recipe: Adam,
-  batches of 10 random 750-snippet crops, padded per batch) reading the memory-mapped files
+  batches of 10 videos, each resampled at every 5th frame from a random start (WSGN's temporal
+  augmentation) and cropped to 750 steps, padded per batch) reading the memory-mapped files
   through its `tf.data` pipeline; steps per second over the steps after `--warmup`, timed by a
   callback at the end of each call into the train step (several steps per call).
 - **keras_wsal, memory**: the same model and compiled train step (the same steps per execution)
   on the same batches, taken from the same pipeline into memory first (`cache`, so the same
   shapes): the step rate with no reading at all. `files / memory` is how much of the step rate
   the pipeline keeps.
-- **PyTorch reference** (`reference_wsgn_torch.py`): the same head, loss and crops in a plain
-  float32 loop reading the same memory-mapped files.
+- **PyTorch reference** (`reference_wsgn_torch.py`): the same head, loss, resampling and crops in
+  a plain float32 loop reading the same memory-mapped files.
 
 Columns: steps/s; GFLOP/s achieved (the step's FLOPs as `bench_training.step_flops` counts them,
 on the batch's padded snippets) and their fraction of a same-process matmul `[B·750, D] × [D, D]`
@@ -113,7 +114,7 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
     from keras_wsal.models import build_model, loss_for_model
     from keras_wsal.training import TrainConfig, train
     from keras_wsal.training.precision import with_resolved_precision
-    from keras_wsal.training.trainer import _optimizer, _steps_per_execution
+    from keras_wsal.training.trainer import _augmentation, _optimizer, _steps_per_execution
 
     baseline = _peak_rss_mib()
     steps = args.warmup + args.steps
@@ -135,16 +136,25 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
         result = train(config, verbose=0, callbacks=[Timer()])
         trained_peak = _peak_rss_mib()  # training's peak, before anything else reads the files
         model = result.model
+        dataset = FeatureDataset(data)
         batches = make_training_dataset(
-            FeatureDataset(data), "validation", BATCH, MAX_LENGTH, seed=config.seed
-        )
+            dataset, "validation", BATCH, MAX_LENGTH, seed=config.seed,
+            augmentation=_augmentation(config, dataset),
+        )  # fmt: skip
         snippets = [int(np.prod(i["mask"].shape)) for i, _ in batches.repeat().take(steps)]
     else:
         keras.config.set_dtype_policy(config.precision)
         keras.utils.set_random_seed(config.seed)
         dataset = FeatureDataset(data)
         batches = (
-            make_training_dataset(dataset, "validation", BATCH, MAX_LENGTH, seed=config.seed)
+            make_training_dataset(
+                dataset,
+                "validation",
+                BATCH,
+                MAX_LENGTH,
+                seed=config.seed,
+                augmentation=_augmentation(config, dataset),
+            )  # fmt: skip
             .repeat()
             .take(steps)
             .cache()

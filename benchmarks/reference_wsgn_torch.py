@@ -6,8 +6,11 @@ and h_det each `Linear(D, D) → ReLU → Linear(D, C)`, the frame selection g =
 `exp(-((x - μ_l) / s_l)²)` with learned μ_l and `s_l = softplus(ρ) + 1e-3`, and SLoc
 `T_valid · softmax_t(x)`; ŷ = mean over valid snippets of `g ⊙ softmax_c(h_cls)`; binary
 cross-entropy, Adam, and coupled weight decay on the kernels (as `weight_decay / 2 · ‖W‖²`). The
-batches are read as keras_wsal reads them: a random 750-snippet crop of each video from its
-memory-mapped file, padded to the batch's longest video with a mask. Written the way a
+batches are read as keras_wsal's default WSGN recipe reads them: each video's features linearly
+interpolated at every 5th frame from a random start among the first 15 (WSGN §4.2; 16 frames per
+I3D snippet), a random crop of 750 of those steps, read from the memory-mapped file, padded to
+the batch's longest video with a mask (`frame_stride=0`: 750-snippet crops of the snippets as
+they are). Written the way a
 PyTorch user would, without tuning, so that it measures what an ordinary loop costs.
 """
 
@@ -47,13 +50,24 @@ class WSGNHead(nn.Module):
         return (selection * probabilities * valid).sum(1) / count.squeeze(1)
 
 
-def read_batch(arrays, labels, order, max_length, rng):
+def read_batch(arrays, labels, order, max_length, rng, frame_stride=5, frames_per_snippet=16):
     """A padded batch of random crops of the videos `order` (memory-mapped `[T, D]` arrays)."""
     crops = []
     for index in order:
         array = arrays[index]
-        start = rng.integers(0, max(len(array) - max_length, 0) + 1)
-        crops.append(np.asarray(array[start : start + max_length], dtype=np.float32))
+        if frame_stride:
+            # Frame f sits at snippet position (f + 1/2) / F - 1/2; lerp between its two snippets.
+            frames = np.arange(rng.integers(0, 15), len(array) * frames_per_snippet, frame_stride)
+            positions = (frames + 0.5) / frames_per_snippet - 0.5
+            first = rng.integers(0, max(len(positions) - max_length, 0) + 1)
+            positions = np.clip(positions[first : first + max_length], 0, len(array) - 1)
+            lower = np.floor(positions).astype(np.int64)
+            upper = np.minimum(lower + 1, len(array) - 1)
+            weight = (positions - lower).astype(np.float32)[:, None]
+            crops.append((1 - weight) * array[lower] + weight * array[upper])
+        else:
+            start = rng.integers(0, max(len(array) - max_length, 0) + 1)
+            crops.append(np.asarray(array[start : start + max_length], dtype=np.float32))
     length = max(len(c) for c in crops)
     features = np.zeros((len(crops), length, crops[0].shape[1]), np.float32)
     mask = np.zeros((len(crops), length), bool)

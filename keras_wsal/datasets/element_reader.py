@@ -9,6 +9,7 @@ inf.
 from __future__ import annotations
 
 import collections
+import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
@@ -41,6 +42,11 @@ def crop_rows(
         start = draw % (num_snippets - max_length + 1)
         return slice(start, start + max_length)
     return np.arange(max_length) * num_snippets // max_length
+
+
+def _copy_rows(source: np.ndarray, out: np.ndarray, rows: slice | np.ndarray) -> None:
+    """`out[:] = source[rows]` (as float32)."""
+    out[...] = source[rows]
 
 
 class ElementReader:
@@ -99,21 +105,27 @@ class ElementReader:
     def _plan(self, index: int, draw: int) -> tuple[str, Mapping[str, np.ndarray], Callable, int]:
         """`(video, features, read, steps)`: what element (index, draw) reads, before reading.
 
-        `read(source)` gives the element's rows of one stream's array (a crop of its snippets, or
-        WSGN's resampled frames: the same frames of every stream), `steps` how many.
+        `read(source, out)` writes the element's rows of one stream's array (a crop of its
+        snippets, or WSGN's resampled frames: the same frames of every stream) into `out`
+        `[steps, D]`.
         """
         video, features = self._videos[index], self._features(index)
         length = self._lengths[index]
         if self._augmentation is None:
             rows = crop_rows(length, self._max_length, self._crop, draw)
             steps = len(range(length)[rows]) if isinstance(rows, slice) else len(rows)
-            return video, features, lambda source: source[rows], steps
+            return video, features, functools.partial(_copy_rows, rows=rows), steps
         # One start and one crop of the frames for every stream; only the rows around the kept
         # frames are read.
         crop_draw, start = divmod(draw, self._augmentation.start_frames)
         positions = self._augmentation.positions(length, start)
         positions = positions[crop_rows(len(positions), self._max_length, self._crop, crop_draw)]
-        return video, features, lambda source: interpolate(source, positions), len(positions)
+        return (
+            video,
+            features,
+            lambda source, out: interpolate(source, positions, out),
+            len(positions),
+        )
 
     def batch(
         self, indices: np.ndarray, draws: np.ndarray, length: int | None = None
@@ -132,7 +144,7 @@ class ElementReader:
             dim = plans[0][1][stream].shape[1] if plans else 0
             out = np.zeros((len(plans), slots, dim), np.float32)
             for b, (video, features, read, n) in enumerate(plans):
-                out[b, :n] = read(features[stream])
+                read(features[stream], out[b, :n])
                 self._check_finite(video, stream, features[stream], out[b, :n])
             batch.append(out)
         return (*batch, steps)

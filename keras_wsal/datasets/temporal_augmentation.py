@@ -74,14 +74,39 @@ class TemporalAugmentation:
         return interpolate(features, self.positions(len(features), start))
 
 
-def interpolate(features: np.ndarray, positions: np.ndarray) -> np.ndarray:
+def interpolate(
+    features: np.ndarray, positions: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
     """float32 `[J, D]`: `features` `[T, D]` linearly interpolated at snippet `positions` `[J]`
-    (clipped to `[0, T - 1]`). Only the rows around the positions are read, so `features` may be
-    a memory-mapped file of any length."""
+    (clipped to `[0, T - 1]`), written into `out` when given.
+
+        out_j = (1 - w_j) · features[⌊p_j⌋] + w_j · features[min(⌊p_j⌋ + 1, T - 1)],
+        w_j = p_j - ⌊p_j⌋ (in float32)
+
+    Only the rows from the first to the last one needed are read, once, so `features` may be a
+    memory-mapped file of any length. Computed as a sparse `[J, rows]` matrix of the weights
+    times those rows: one pass that writes each output value once, with the same float32
+    operations in the same order as the formula.
+    """
+    from scipy import sparse
+
     positions = np.clip(positions, 0.0, len(features) - 1)
     lower = np.floor(positions).astype(np.int64)
     upper = np.minimum(lower + 1, len(features) - 1)
-    weight = (positions - lower).astype(np.float32)[:, None]
-    below = np.asarray(features[lower], dtype=np.float32)
-    above = np.asarray(features[upper], dtype=np.float32)
-    return (1.0 - weight) * below + weight * above
+    weight = (positions - lower).astype(np.float32)
+    first = int(lower.min(initial=0))
+    rows = np.asarray(features[first : int(upper.max(initial=0)) + 1], dtype=np.float32)
+    steps = len(positions)
+    # Row j holds (1 - w_j) at column ⌊p_j⌋ and then w_j at column ⌊p_j⌋ + 1 (both at the last
+    # row when ⌊p_j⌋ = T - 1), summed in that order.
+    weights = np.empty(2 * steps, np.float32)
+    weights[0::2], weights[1::2] = 1.0 - weight, weight
+    columns = np.empty(2 * steps, np.int64)
+    columns[0::2], columns[1::2] = lower - first, upper - first
+    lerp = sparse.csr_matrix(
+        (weights, columns, np.arange(0, 2 * steps + 1, 2)), shape=(steps, len(rows))
+    )
+    if out is None:
+        return np.asarray(lerp @ rows, dtype=np.float32)
+    out[...] = lerp @ rows
+    return out

@@ -8,6 +8,7 @@ from keras_wsal.datasets import (
     WeakLabels,
     make_training_dataset_from_weak_labels,
 )
+from keras_wsal.datasets.temporal_augmentation import interpolate
 
 
 def test_frame_positions_are_hand_computed():
@@ -26,6 +27,31 @@ def test_resampling_interpolates_linearly_between_snippets():
     # Positions -0.375 (before the first centre: the first snippet), 0.875, 2.125 (clipped to 2).
     np.testing.assert_allclose(resampled, [[0.0, 0.0], [0.875, 8.75], [2.0, 20.0]], rtol=1e-6)
     assert resampled.dtype == np.float32
+
+
+def test_interpolation_writes_into_out_and_reads_only_the_rows_it_needs(tmp_path):
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((50, 8)).astype(np.float32)
+    np.save(tmp_path / "f.npy", values)
+    features = np.load(tmp_path / "f.npy", mmap_mode="r")
+    positions = np.array([10.25, 10.9, 11.0, 12.5, 13.75])
+    # The formula in float32, term by term in the same order.
+    lower = np.floor(positions).astype(int)
+    weight = (positions - lower).astype(np.float32)[:, None]
+    expected = (1.0 - weight) * values[lower] + weight * values[lower + 1]
+    out = np.full((7, 8), -1.0, np.float32)
+    returned = interpolate(features, positions, out[1:6])
+    np.testing.assert_array_equal(out[1:6], expected)  # the same bits as the formula
+    assert returned.base is out  # written in place, no copy
+    assert np.all(out[[0, 6]] == -1.0)
+    # Rows past the last one needed are never read: NaN there does not leak in.
+    values[15:] = np.nan
+    np.testing.assert_array_equal(interpolate(values, positions), expected)
+    # float16 files are read as float32; the last row has no row above it (weight ignored).
+    np.testing.assert_array_equal(
+        interpolate(values[:14].astype(np.float16), np.array([13.0, 20.0])),
+        values[[13, 13]].astype(np.float16).astype(np.float32),
+    )
 
 
 def test_the_i3d_rate_gives_about_3_steps_per_snippet():

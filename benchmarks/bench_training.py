@@ -29,6 +29,7 @@ arithmetic, and its fraction of the matmul is accordingly small.
 Usage:
     python benchmarks/bench_training.py
     python benchmarks/bench_training.py --models wsgn,naive --precisions float32 --steps 5
+    python benchmarks/bench_training.py --models wsgn --xla off --dropout 0   # what dropout costs
 """
 
 from __future__ import annotations
@@ -110,8 +111,8 @@ def measure_row(model_name: str, jit_compile: bool, precision: str, args) -> dic
         model_name,
         classes,
         {"features": dim},
-        dropout=config.dropout,
-        weight_decay=config.weight_decay,
+        dropout=config.dropout if args.dropout is None else args.dropout,
+        weight_decay=config.weight_decay if args.weight_decay is None else args.weight_decay,
     )
     model.compile(optimizer=_optimizer(config), loss=loss_for_model(model), jit_compile=jit_compile)
     step = lambda: float(model.train_on_batch(inputs, labels))  # noqa: E731 (float() waits for the step)
@@ -210,11 +211,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--steps", type=int, default=3, help="timed steps (the fastest is reported)"
     )
+    parser.add_argument(
+        "--dropout", type=float, default=None, help="the model's dropout (default: its recipe's)"
+    )
+    parser.add_argument(
+        "--weight-decay", type=float, default=None, help="default: the recipe's (5e-4)"
+    )
     parser.add_argument("--row", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     shape_argv = [
-        f"--{name}={getattr(args, name)}"
-        for name in ("batch", "length", "dim", "classes", "warmup", "steps")
+        f"--{name.replace('_', '-')}={getattr(args, name)}"
+        for name in (
+            "batch",
+            "length",
+            "dim",
+            "classes",
+            "warmup",
+            "steps",
+            "dropout",
+            "weight_decay",
+        )
+        if getattr(args, name) is not None
     ]
     if args.row:
         model_name, jit, precision = args.row.split(":")

@@ -85,8 +85,9 @@ def interpolate(
 
     Only the rows from the first to the last one needed are read, once, so `features` may be a
     memory-mapped file of any length. Computed as a sparse `[J, rows]` matrix of the weights
-    times those rows: one pass that writes each output value once, with the same float32
-    operations in the same order as the formula.
+    times those rows (one pass over them instead of two gathers and three temporary arrays),
+    the product then copied into `out`: the formula's float32 products and sum in its order,
+    bit-identical to it where the compiler does not fuse them (x86-64 builds of SciPy).
     """
     from scipy import sparse
 

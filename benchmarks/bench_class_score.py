@@ -64,12 +64,12 @@ def main(argv=None) -> int:
         "video ≥ 0.05": {"class_score": "video", "class_threshold": 0.05},
     }
     scores = {row: {name: [] for name in variants} for row in rows}
+    rule = DetectionRule.named("default")
     for seed in seeds:
         dataset = FeatureDataset(out / f"data_seed{seed}_d{args.feature_dim}")
         for row in rows:
             model, _ = load_run_model(out / "runs" / f"seed{seed}" / row)
             outputs = list(predict_videos(model, dataset, "test", batch_size=4))
-            rule = DetectionRule.named("default")
             for name, changes in variants.items():
                 scores[row][name].append(detection_map(rule.replace(**changes), outputs, dataset))
     print(f"{'row':20s} " + " ".join(f"{name:>22s}" for name in variants))

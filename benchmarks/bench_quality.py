@@ -133,10 +133,21 @@ def sweep_variants(rule) -> dict:
 
 
 # -- one row of one seed, in its own process ----------------------------------------------------
+def _train(data: str, model_name: str, run_dir: str, flags: list[str]) -> float:
+    """`keras-wsal train` of one row on the validation videos; its seconds."""
+    from keras_wsal.cli import main as cli
+
+    start = time.perf_counter()
+    argv = ["train", "--data", data, "--subset", "validation", "--model", model_name]
+    argv += ["--out", run_dir, "--quiet", *flags]
+    if cli(argv) != 0:
+        raise RuntimeError(f"keras-wsal {' '.join(argv)} failed")
+    return time.perf_counter() - start
+
+
 def run_job(data: str, row: str, run_dir: str, sweep: bool, detect_only: bool = False) -> dict:
     import numpy as np
 
-    from keras_wsal.cli import main as cli
     from keras_wsal.datasets import FeatureDataset
     from keras_wsal.evaluation import evaluate_detection, evaluate_recognition
     from keras_wsal.inference import (
@@ -148,27 +159,12 @@ def run_job(data: str, row: str, run_dir: str, sweep: bool, detect_only: bool = 
     from keras_wsal.training import load_run_model
 
     label, model_name, flags, rule_kind = ROWS[row]
-    start = time.perf_counter()
-    previous = Path(run_dir) / "bench_result.json"
-    argv = [
-        "train",
-        "--data",
-        data,
-        "--subset",
-        "validation",
-        "--model",
-        model_name,
-        "--out",
-        run_dir,
-        "--quiet",
-        *flags,
-    ]
     if detect_only:
-        train_seconds = json.loads(previous.read_text())["train_seconds"]
+        train_seconds = json.loads((Path(run_dir) / "bench_result.json").read_text())[
+            "train_seconds"
+        ]
     else:
-        if cli(argv) != 0:
-            raise RuntimeError(f"keras-wsal {' '.join(argv)} failed")
-        train_seconds = time.perf_counter() - start
+        train_seconds = _train(data, model_name, run_dir, flags)
     dataset = FeatureDataset(data)
     model, _ = load_run_model(run_dir)
     outputs = list(predict_videos(model, dataset, "test", batch_size=4))

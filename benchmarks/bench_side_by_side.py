@@ -124,6 +124,13 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
     )  # fmt: skip
     config, _ = with_resolved_precision(config)
     ends, snippets = [], []  # ends: (steps done, time) after each call into the train step
+    keras.utils.set_random_seed(config.seed)  # as `train` does before it builds its batches
+    dataset = FeatureDataset(data)
+    # The batches `train` reads (the recipe's resampling): counted for FLOPs, or cached.
+    batches = make_training_dataset(
+        dataset, "validation", BATCH, MAX_LENGTH, seed=config.seed,
+        augmentation=_augmentation(config, dataset),
+    ).repeat().take(steps)  # fmt: skip
 
     class Timer(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -136,29 +143,10 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
         result = train(config, verbose=0, callbacks=[Timer()])
         trained_peak = _peak_rss_mib()  # training's peak, before anything else reads the files
         model = result.model
-        dataset = FeatureDataset(data)
-        batches = make_training_dataset(
-            dataset, "validation", BATCH, MAX_LENGTH, seed=config.seed,
-            augmentation=_augmentation(config, dataset),
-        )  # fmt: skip
-        snippets = [int(np.prod(i["mask"].shape)) for i, _ in batches.repeat().take(steps)]
+        snippets = [int(np.prod(i["mask"].shape)) for i, _ in batches]
     else:
         keras.config.set_dtype_policy(config.precision)
-        keras.utils.set_random_seed(config.seed)
-        dataset = FeatureDataset(data)
-        batches = (
-            make_training_dataset(
-                dataset,
-                "validation",
-                BATCH,
-                MAX_LENGTH,
-                seed=config.seed,
-                augmentation=_augmentation(config, dataset),
-            )  # fmt: skip
-            .repeat()
-            .take(steps)
-            .cache()
-        )
+        batches = batches.cache()
         snippets = [int(np.prod(i["mask"].shape)) for i, _ in batches]  # fills the cache
         model = build_model(
             "wsgn", len(dataset.classes), dict(dataset.feature_dims), dropout=config.dropout,
@@ -184,7 +172,6 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
     if source == "files":
         import itertools
 
-        dataset = FeatureDataset(data)
         rule = DetectionRule.for_model(model)
         start = time.perf_counter()
         outputs = predict_videos(model, dataset, "validation")

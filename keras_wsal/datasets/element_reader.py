@@ -9,7 +9,6 @@ inf.
 from __future__ import annotations
 
 import collections
-import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
@@ -114,7 +113,7 @@ class ElementReader:
         if self._augmentation is None:
             rows = crop_rows(length, self._max_length, self._crop, draw)
             steps = len(range(length)[rows]) if isinstance(rows, slice) else len(rows)
-            return video, features, functools.partial(_copy_rows, rows=rows), steps
+            return video, features, lambda source, out: _copy_rows(source, out, rows), steps
         # One start and one crop of the frames for every stream; only the rows around the kept
         # frames are read.
         crop_draw, start = divmod(draw, self._augmentation.start_frames)

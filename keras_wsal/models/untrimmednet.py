@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_wsal.layers import AttentionSelect, TopKSelect
+from keras_wsal.layers import AttentionSelect, SixteenBitDropout, TopKSelect
 from keras_wsal.models._base import SnippetModel
 from keras_wsal.utils.registration import keras_wsal_serializable
 
@@ -18,7 +18,7 @@ class _UntrimmedNetHead(keras.layers.Layer):
     def __init__(self, num_classes, mode, k, k_ratio, dropout, kernel_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         self.mode = mode
-        self.dropout = keras.layers.Dropout(dropout)
+        self.dropout = SixteenBitDropout(dropout)
         self.classifier = keras.layers.Dense(
             num_classes, kernel_regularizer=kernel_regularizer, name="classification"
         )

@@ -7,7 +7,12 @@ import inspect
 import keras
 from keras import ops
 
-from keras_wsal.layers import GaussianGlobalNorm, GaussianLocalNorm, TemporalSoftmaxNorm
+from keras_wsal.layers import (
+    GaussianGlobalNorm,
+    GaussianLocalNorm,
+    SixteenBitDropout,
+    TemporalSoftmaxNorm,
+)
 from keras_wsal.layers.masked_ops import float_mask, safe_divide
 from keras_wsal.models._base import SnippetModel
 from keras_wsal.utils.arguments import is_int
@@ -70,7 +75,7 @@ class _WSGNHead(keras.layers.Layer):
         self, num_classes, norms, sum_to, hidden_dim, dropout, kernel_regularizer=None, **kwargs
     ):
         super().__init__(**kwargs)
-        self.dropout = keras.layers.Dropout(dropout)
+        self.dropout = SixteenBitDropout(dropout)
 
         def dense(units, name, activation=None):
             return keras.layers.Dense(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_wsal.layers import TopKSelect
+from keras_wsal.layers import SixteenBitDropout, TopKSelect
 from keras_wsal.models._base import SnippetModel
 from keras_wsal.utils.arguments import is_int
 from keras_wsal.utils.registration import keras_wsal_serializable
@@ -21,7 +21,7 @@ class _WTALCHead(keras.layers.Layer):
         self.hidden = keras.layers.Dense(
             hidden_dim, activation="relu", kernel_regularizer=kernel_regularizer, name="hidden"
         )
-        self.dropout = keras.layers.Dropout(dropout)
+        self.dropout = SixteenBitDropout(dropout)
         self.classifier = keras.layers.Dense(
             num_classes, kernel_regularizer=kernel_regularizer, name="classification"
         )

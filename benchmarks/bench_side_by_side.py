@@ -13,6 +13,9 @@ video, 20 classes) and prints one table, each row measured in its own process:
   on the same batches, taken from the same pipeline into memory first (`cache`, so the same
   shapes): the step rate with no reading at all. `files / memory` is how much of the step rate
   the pipeline keeps.
+- **keras_wsal, batch**: the same model and step on the pipeline's first batch, again and again:
+  what the step itself holds (model, optimizer state, activations, one batch), with no pipeline.
+  The files row's RSS growth less this row's is what reading from the files adds.
 - **PyTorch reference** (`reference_wsgn_torch.py`): the same head, loss, resampling and crops in
   a plain float32 loop reading the same memory-mapped files.
 
@@ -47,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 FEATURE_FPS = 1.5625  # I3D: 16 frames at 25 fps
 BATCH, MAX_LENGTH = 10, 750
 ROWS = ("keras-files-float32", "keras-memory-float32", "keras-files-auto", "keras-memory-auto",
-        "torch-files-float32")  # fmt: skip
+        "keras-batch-auto", "torch-files-float32")  # fmt: skip
 
 
 def make_data(root: Path, videos: int, feature_dim: int, classes: int) -> Path:
@@ -146,7 +149,7 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
         snippets = [int(np.prod(i["mask"].shape)) for i, _ in batches]
     else:
         keras.config.set_dtype_policy(config.precision)
-        batches = batches.cache()
+        batches = batches.cache() if source == "memory" else batches.take(1).cache().repeat(steps)
         snippets = [int(np.prod(i["mask"].shape)) for i, _ in batches]  # fills the cache
         model = build_model(
             "wsgn", len(dataset.classes), dict(dataset.feature_dims), dropout=config.dropout,
@@ -270,6 +273,15 @@ def table(rows: dict, features_mib: float) -> str:
                 f"keras_wsal {precision}: files / memory step rate = "
                 f"{files['steps_per_second'] / memory['steps_per_second']:.0%}"
             )
+    files, batch = rows.get("keras-files-auto"), rows.get("keras-batch-auto")
+    if files and batch:
+        added = (files["peak_rss_mib"] - files["baseline_rss_mib"]) - (
+            batch["peak_rss_mib"] - batch["baseline_rss_mib"]
+        )
+        lines.append(
+            f"keras_wsal auto: reading from the files adds {added:.0f} MiB to the step's own "
+            f"RSS growth ({added / features_mib:.2f} of all features)"
+        )
     lines.append(f"all features in RAM: {features_mib:.0f} MiB")
     return "\n".join(lines)
 

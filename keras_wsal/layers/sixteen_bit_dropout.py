@@ -40,9 +40,6 @@ class SixteenBitDropout(keras.layers.Dropout):
     Input shape: any. Output shape: the input's.
     """
 
-    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
-        super().__init__(rate, noise_shape=noise_shape, seed=seed, **kwargs)
-
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs

@@ -3,9 +3,9 @@
 - A GPU whose compute capability is >= 7.0 (tensor cores): "mixed_float16" (with Keras' dynamic
   loss scaling).
 - No GPU, and a CPU with bfloat16 matrix instructions (AMX-BF16 or AVX512-BF16, read from
-  `/proc/cpuinfo`): "mixed_bfloat16". On such a CPU TensorFlow's bfloat16 matmul is faster than
-  its float32 one: about 3.4× with AMX, 1.8× with AVX512-BF16 alone, where WSGN's train step ran
-  2.3× and 1.7× faster than in float32 (README, "Benchmarks").
+  `/proc/cpuinfo`): "mixed_bfloat16". On such a CPU TensorFlow's bfloat16 matmul, and with it
+  the train step, is faster than in float32, with AMX and with AVX512-BF16 alone (measured in
+  the README, "Benchmarks").
 - Otherwise: "float32".
 
 Variables stay float32 in every policy and the models' outputs are float32; a saved model keeps

@@ -20,7 +20,9 @@ video, 20 classes) and prints one table, each row measured in its own process:
   a plain float32 loop reading the same memory-mapped files.
 
 Columns: steps/s; GFLOP/s achieved (the step's FLOPs as `bench_training.step_flops` counts them,
-on the batch's padded snippets) and their fraction of a same-process matmul `[B·750, D] × [D, D]`
+on the snippets each row computes: keras_wsal's heads run on the batch's valid snippets only
+(`keras_wsal.layers.valid_snippets`), the PyTorch loop on all its padded snippets, as a plain loop
+does) and their fraction of a same-process matmul `[B·750, D] × [D, D]`
 of the same precision and framework; peak RSS of the process (`ru_maxrss`) at the end of training
 and its growth over the process's own baseline (the framework loaded, before any data), the
 growth against the size of all features in RAM; and, for keras_wsal, detection seconds per video
@@ -146,11 +148,11 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
         result = train(config, verbose=0, callbacks=[Timer()])
         trained_peak = _peak_rss_mib()  # training's peak, before anything else reads the files
         model = result.model
-        snippets = [int(np.prod(i["mask"].shape)) for i, _ in batches]
+        snippets = [int(np.sum(i["mask"])) for i, _ in batches]  # the valid ones, computed
     else:
         keras.config.set_dtype_policy(config.precision)
         batches = batches.cache() if source == "memory" else batches.take(1).cache().repeat(steps)
-        snippets = [int(np.prod(i["mask"].shape)) for i, _ in batches]  # fills the cache
+        snippets = [int(np.sum(i["mask"])) for i, _ in batches]  # fills the cache
         model = build_model(
             "wsgn", len(dataset.classes), dict(dataset.feature_dims), dropout=config.dropout,
             weight_decay=config.weight_decay,

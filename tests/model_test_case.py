@@ -124,3 +124,32 @@ def run_model_test(model_cls, init_kwargs: dict, inputs: dict, labels: np.ndarra
         mixed_outputs = mixed(inputs)
         assert keras.backend.standardize_dtype(mixed_outputs.dtype) == "float32"
         np.testing.assert_allclose(ops.convert_to_numpy(mixed_outputs), outputs, atol=0.05)
+
+
+def assert_batch_step_is_the_mean_of_video_steps(make_model, inputs: dict, labels: np.ndarray):
+    """One plain SGD step (learning rate 1) on a padded batch moves every weight by the mean of
+    the moves one step on each video alone makes: padded steps add nothing to the gradient.
+
+    `make_model()` returns a new model with the same initial weights each time, without dropout
+    or any loss term that couples the videos of a batch (the loss averages over videos)."""
+
+    def step(x, y):
+        model = make_model()
+        model.compile(optimizer=keras.optimizers.SGD(1.0), loss=loss_for_model(model))
+        model(x)
+        before = [ops.convert_to_numpy(w) for w in model.trainable_weights]
+        model.train_on_batch(x, y)
+        return [
+            ops.convert_to_numpy(w) - b
+            for w, b in zip(model.trainable_weights, before, strict=True)
+        ]
+
+    lengths = np.asarray(inputs["mask"]).sum(axis=1)
+    batched = step(inputs, labels)
+    alone = [
+        step({k: np.asarray(v)[b : b + 1, :n] for k, v in inputs.items()}, labels[b : b + 1])
+        for b, n in enumerate(lengths)
+    ]
+    for index, move in enumerate(batched):
+        mean = np.mean([moves[index] for moves in alone], axis=0)
+        np.testing.assert_allclose(move, mean, rtol=1e-4, atol=1e-6, err_msg=f"weight {index}")

@@ -14,6 +14,7 @@ from keras_wsal.layers import (
     TemporalSoftmaxNorm,
 )
 from keras_wsal.layers.masked_ops import float_mask, safe_divide
+from keras_wsal.layers.valid_snippets import on_valid_snippets
 from keras_wsal.models._base import SnippetModel
 from keras_wsal.utils.arguments import is_int
 from keras_wsal.utils.registration import keras_wsal_serializable
@@ -106,14 +107,21 @@ class _WSGNHead(keras.layers.Layer):
             layer.build(output_shape)
         self.built = True
 
+    def _snippet_networks(self, rows):
+        """`(h_cls(rows), h_det(rows))` (h_det only with norms): logits `[N, C]` each."""
+        outputs = (self.cls_out(self.cls_hidden(rows)),)
+        if self.selection_layers:
+            outputs += (self.selection_layers[1](self.selection_layers[0](rows)),)
+        return outputs
+
     def call(self, features, snippet_mask=None, training=None):
         mask = snippet_mask
         f = self.dropout(features, training=training)
-        logits = self.cls_out(self.cls_hidden(f))
+        logits, *selection_scores = on_valid_snippets(self._snippet_networks, f, mask)
         probabilities = ops.softmax(ops.cast(logits, "float32"), axis=-1)
         valid = float_mask(mask, probabilities)
         if self.norm_layers:
-            x = self.selection_layers[1](self.selection_layers[0](f))
+            (x,) = selection_scores
             weights = [ops.cast(layer(x, mask=mask), "float32") for layer in self.norm_layers]
             selection = sum(weights) / len(weights)
         else:

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_wsal.layers import SixteenBitDropout, TopKSelect
+from keras_wsal.layers.valid_snippets import on_valid_snippets
 from keras_wsal.models._base import SnippetModel
 from keras_wsal.utils.arguments import is_int
 from keras_wsal.utils.registration import keras_wsal_serializable
@@ -33,8 +34,11 @@ class _WTALCHead(keras.layers.Layer):
         self.built = True
 
     def call(self, features, snippet_mask=None, training=None):
-        hidden = self.dropout(self.hidden(features), training=training)
-        logits = self.classifier(hidden)
+        def snippet_network(rows):
+            hidden = self.dropout(self.hidden(rows), training=training)
+            return hidden, self.classifier(hidden)
+
+        hidden, logits = on_valid_snippets(snippet_network, features, snippet_mask)
         pooled = ops.cast(self.pool(logits, mask=snippet_mask), "float32")
         logits32 = ops.cast(logits, "float32")
         return {

@@ -1,7 +1,11 @@
 import keras
 import numpy as np
 import pytest
-from model_test_case import padded_inputs, run_model_test
+from model_test_case import (
+    assert_batch_step_is_the_mean_of_video_steps,
+    padded_inputs,
+    run_model_test,
+)
 
 from keras_wsal.models import WSGN, build_model
 from keras_wsal.models.wsgn import parse_norms
@@ -98,6 +102,16 @@ def test_padded_batch_equals_videos_one_at_a_time():
         for name, value in single.items():
             got = batched[name][b] if name == "video_scores" else batched[name][b, :length]
             np.testing.assert_allclose(got, value[0], rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+@pytest.mark.parametrize("norms", [(), ("zloc", "gloc", "sloc")])
+def test_padded_steps_add_nothing_to_the_training_gradient(norms):
+    def make_model():
+        keras.utils.set_random_seed(4)
+        return WSGN(3, {"rgb": 4, "flow": 4}, norms=norms, dropout=0.0)
+
+    inputs, labels = padded_inputs({"rgb": 4, "flow": 4})
+    assert_batch_step_is_the_mean_of_video_steps(make_model, inputs, labels)
 
 
 def test_saves_and_loads_with_identical_outputs(tmp_path):

@@ -1,7 +1,11 @@
 import keras
 import numpy as np
 import pytest
-from model_test_case import padded_inputs, run_model_test
+from model_test_case import (
+    assert_batch_step_is_the_mean_of_video_steps,
+    padded_inputs,
+    run_model_test,
+)
 
 from keras_wsal.losses import UntrimmedNetLoss
 from keras_wsal.models import WTALC, build_model, loss_for_model
@@ -53,6 +57,15 @@ def test_defaults_are_wtalcs_and_the_loss_is_the_mil_cross_entropy():
         "concat",
     )
     assert isinstance(loss_for_model(model), UntrimmedNetLoss)
+
+
+def test_padded_steps_add_nothing_to_the_training_gradient():
+    def make_model():
+        keras.utils.set_random_seed(4)
+        return WTALC(3, 6, dropout=0.0, casl_weight=0.0)
+
+    inputs, labels = padded_inputs({"features": 6})
+    assert_batch_step_is_the_mean_of_video_steps(make_model, inputs, labels)
 
 
 def test_saves_and_loads(tmp_path):

@@ -1,8 +1,9 @@
 """keras_wsal (float32 and its `--precision auto`) beside a plain PyTorch loop, on the same files.
 
 One run writes a THUMOS-shaped feature dataset (THUMOS14's 200 validation videos at their real
-durations, I3D's 1.5625 snippets per second, D = 2048 random float32 features in one `.npy` per
-video, 20 classes) and prints one table, each row measured in its own process:
+durations; with `--videos` above 200, its test videos' durations next, then again from the first;
+I3D's 1.5625 snippets per second, D = 2048 random float32 features in one `.npy` per video, 20
+classes) and prints one table, each row measured in its own process:
 
 - **keras_wsal, files**: `keras_wsal.training.train` of the complete WSGN (default recipe: Adam,
   batches of 10 videos, each resampled at every 5th frame from a random start (WSGN's temporal
@@ -56,7 +57,8 @@ ROWS = ("keras-files-float32", "keras-memory-float32", "keras-files-auto", "kera
 
 
 def make_data(root: Path, videos: int, feature_dim: int, classes: int) -> Path:
-    """THUMOS14's validation durations, random features and one random label per video."""
+    """THUMOS14's durations (its validation videos, then its test videos, then again from the
+    first, as many as `videos`), random features and one label per video."""
     import numpy as np
 
     from keras_wsal.datasets import FeatureDataset, write_dataset_by_video
@@ -67,7 +69,8 @@ def make_data(root: Path, videos: int, feature_dim: int, classes: int) -> Path:
     structure = json.loads(
         (Path(__file__).parents[1] / "keras_wsal/data/thumos14_structure.json").read_text()
     )
-    durations = [v["duration"] for v in structure["subsets"]["validation"]][:videos]
+    durations = [v["duration"] for s in ("validation", "test") for v in structure["subsets"][s]]
+    durations = [durations[i % len(durations)] for i in range(videos)]
     rng = np.random.default_rng(0)
     names = [f"video_{i:04d}" for i in range(len(durations))]
     labels = [f"class_{c:02d}" for c in range(classes)]

@@ -11,6 +11,13 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+# The heads run on the valid rows rounded up to a multiple of this (with padded rows, whose outputs
+# are dropped): oneDNN builds and caches its kernels per matrix shape, and a new row count at every
+# batch grew training's memory by 390 MiB at D 256 where multiples of 256 rows (about 30 shapes)
+# grew it by 256 (`benchmarks/bench_side_by_side.py --feature-dim 256`, the files row), for at
+# most 255 rows of extra work.
+ROWS_MULTIPLE = 256
+
 
 def on_valid_snippets(function, features, mask):
     """`function` applied to each valid snippet of `features`, its outputs put back in place.
@@ -21,11 +28,11 @@ def on_valid_snippets(function, features, mask):
 
         out_i[b, t] = function(features[b, t])_i   where mask[b, t],   0 elsewhere.
 
-    Under TensorFlow, `function` runs on the N valid rows only (gathered with `tf.where`, its
-    outputs scattered back; under XLA, whose shapes are static, the rows are padded back to B·T by
-    its dynamic padder, with the same values), or in place when all B·T are valid. Under JAX and
-    PyTorch it runs on all B·T rows and the padded rows' outputs are set to 0: the values are the
-    same.
+    Under TensorFlow, `function` runs on the N valid rows only, with padded rows up to a multiple
+    of `ROWS_MULTIPLE` (gathered with `tf.where`; the outputs of the N scattered back; under XLA,
+    whose shapes are static, its dynamic padder pads the rows back to B·T, with the same values),
+    or in place when all B·T are valid. Under JAX and PyTorch it runs on all B·T rows and the
+    padded rows' outputs are set to 0: the values are the same.
     """
     shape = ops.shape(features)
     rows = ops.reshape(features, (-1, shape[-1]))
@@ -54,10 +61,15 @@ def _on_valid_rows_tensorflow(function, features, rows, mask):
         return tuple(function(rows))
 
     def gathered():
-        index = tf.cast(tf.where(flat_mask), tf.int32)
-        outputs = function(tf.gather(rows, index[:, 0]))
+        valid = tf.cast(tf.where(flat_mask)[:, 0], tf.int32)
+        count, total = tf.size(valid), tf.size(flat_mask)
+        # N rounded up to a multiple of ROWS_MULTIPLE with padded rows (their outputs dropped).
+        rounded = tf.minimum(total, -(-count // ROWS_MULTIPLE) * ROWS_MULTIPLE)
+        padded = tf.cast(tf.where(tf.logical_not(flat_mask))[:, 0], tf.int32)
+        index = tf.concat([valid, padded[: rounded - count]], axis=0)
+        outputs = function(tf.gather(rows, index))
         return tuple(
-            tf.scatter_nd(index, out, tf.stack([tf.size(flat_mask), tf.shape(out)[1]]))
+            tf.scatter_nd(valid[:, None], out[:count], tf.stack([total, tf.shape(out)[1]]))
             for out in outputs
         )
 

@@ -4,6 +4,7 @@ import pytest
 from keras import ops
 from layer_test_case import backend_gradient
 
+from keras_wsal.layers import valid_snippets
 from keras_wsal.layers.valid_snippets import on_valid_snippets
 
 LENGTHS = (6, 3, 1, 0)  # a full video, a padded one, a one-snippet one, an empty slot
@@ -36,10 +37,26 @@ def test_outputs_are_the_rows_outputs_at_valid_steps_and_zero_elsewhere():
     assert np.all(hidden[~mask] == 0) and np.all(scores[~mask] == 0)
 
 
-def test_without_a_mask_every_step_is_valid():
-    features, _ = batch(lengths=(6, 6))
+@pytest.mark.parametrize("multiple", [1, 4, 7, 1000])
+def test_rows_rounded_up_with_padded_ones_give_the_same_outputs(monkeypatch, multiple):
+    # 10 valid steps of 24: TensorFlow computes ceil(10 / m) · m rows (at most 24), drops the extra.
+    monkeypatch.setattr(valid_snippets, "ROWS_MULTIPLE", multiple)
+    features, mask = batch()
+    kernel = np.random.default_rng(6).normal(size=(4, 5)).astype("float32")
+    hidden, _ = (
+        ops.convert_to_numpy(o) for o in on_valid_snippets(network(kernel), features, mask)
+    )
+    np.testing.assert_allclose(
+        hidden[mask], np.maximum(features @ kernel, 0)[mask], rtol=1e-5, atol=1e-5
+    )
+    assert np.all(hidden[~mask] == 0)
+
+
+@pytest.mark.parametrize("all_valid", [None, "mask"])
+def test_without_a_mask_or_with_every_step_valid_all_rows_are_computed(all_valid):
+    features, mask = batch(lengths=(6, 6))
     kernel = np.random.default_rng(2).normal(size=(4, 5)).astype("float32")
-    (hidden, _) = on_valid_snippets(network(kernel), features, None)
+    (hidden, _) = on_valid_snippets(network(kernel), features, mask if all_valid else None)
     np.testing.assert_allclose(
         ops.convert_to_numpy(hidden), np.maximum(features @ kernel, 0), rtol=1e-5, atol=1e-5
     )

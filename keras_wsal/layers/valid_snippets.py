@@ -34,47 +34,40 @@ def on_valid_snippets(function, features, mask):
     or in place when all B·T are valid. Under JAX and PyTorch it runs on all B·T rows and the
     padded rows' outputs are set to 0: the values are the same.
     """
-    shape = ops.shape(features)
-    rows = ops.reshape(features, (-1, shape[-1]))
-    if keras.backend.backend() == "tensorflow" and mask is not None:
-        return _on_valid_rows_tensorflow(function, features, rows, mask)
-    outputs = function(rows)
-    valid = None if mask is None else ops.reshape(ops.cast(mask, "bool"), (-1, 1))
-    return tuple(
-        ops.reshape(
-            out if valid is None else ops.where(valid, out, ops.zeros((), out.dtype)),
-            (shape[0], shape[1], ops.shape(out)[-1]),
-        )
-        for out in outputs
-    )
+    batch, time, dim = ops.shape(features)
+    rows = ops.reshape(features, (-1, dim))
+    if mask is None:
+        flat = function(rows)
+    elif keras.backend.backend() == "tensorflow":
+        flat = _on_valid_rows_tensorflow(function, rows, ops.reshape(mask, (-1,)))
+    else:
+        valid = ops.reshape(ops.cast(mask, "bool"), (-1, 1))
+        flat = [ops.where(valid, out, ops.zeros((), out.dtype)) for out in function(rows)]
+    return tuple(ops.reshape(out, (batch, time, ops.shape(out)[-1])) for out in flat)
 
 
-def _on_valid_rows_tensorflow(function, features, rows, mask):
-    """`on_valid_snippets` under TensorFlow: the valid rows gathered, the outputs scattered back;
-    when every step is valid (inference on one video, fixed-length batches) the rows are used in
-    place, without the copy."""
+def _on_valid_rows_tensorflow(function, rows, flat_mask):
+    """`function`'s outputs `[B·T, K_i]` on the valid rows, 0 elsewhere, under TensorFlow: the
+    valid rows gathered (and padded ones up to a multiple of `ROWS_MULTIPLE`), the outputs
+    scattered back; when every row is valid (inference on one video, fixed-length batches), the
+    rows in place, without the copy."""
     import tensorflow as tf
 
-    flat_mask = tf.reshape(tf.cast(mask, tf.bool), [-1])
+    flat_mask = tf.cast(flat_mask, tf.bool)
 
     def in_place():
         return tuple(function(rows))
 
     def gathered():
-        valid = tf.cast(tf.where(flat_mask)[:, 0], tf.int32)
-        count, total = tf.size(valid), tf.size(flat_mask)
-        # N rounded up to a multiple of ROWS_MULTIPLE with padded rows (their outputs dropped).
+        total = tf.size(flat_mask)
+        count = tf.reduce_sum(tf.cast(flat_mask, tf.int32))
         rounded = tf.minimum(total, -(-count // ROWS_MULTIPLE) * ROWS_MULTIPLE)
-        padded = tf.cast(tf.where(tf.logical_not(flat_mask))[:, 0], tf.int32)
-        index = tf.concat([valid, padded[: rounded - count]], axis=0)
+        # The valid rows in order, then the padded ones: the first `rounded` are computed.
+        index = tf.argsort(tf.cast(tf.logical_not(flat_mask), tf.int32), stable=True)[:rounded]
         outputs = function(tf.gather(rows, index))
         return tuple(
-            tf.scatter_nd(valid[:, None], out[:count], tf.stack([total, tf.shape(out)[1]]))
+            tf.scatter_nd(index[:count, None], out[:count], tf.stack([total, tf.shape(out)[1]]))
             for out in outputs
         )
 
-    outputs = tf.cond(tf.reduce_all(flat_mask), in_place, gathered)
-    return tuple(
-        tf.reshape(out, tf.concat([tf.shape(features)[:2], tf.shape(out)[1:]], axis=0))
-        for out in outputs
-    )
+    return tf.cond(tf.reduce_all(flat_mask), in_place, gathered)

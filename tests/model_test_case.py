@@ -124,6 +124,22 @@ def run_model_test(model_cls, init_kwargs: dict, inputs: dict, labels: np.ndarra
         mixed_outputs = mixed(inputs)
         assert keras.backend.standardize_dtype(mixed_outputs.dtype) == "float32"
         np.testing.assert_allclose(ops.convert_to_numpy(mixed_outputs), outputs, atol=0.05)
+        # Made under the float32 global policy, as a model loaded by `keras-wsal detect` is:
+        # every layer still computes in the model's policy.
+        assert {layer.dtype_policy.name for layer in mixed._flatten_layers()} == {policy}
+
+    # Loaded in a fresh process (global policy float32), a bfloat16 model gives the outputs it
+    # gave before saving, computed in bfloat16 as before.
+    path = tmp_path / f"{model_cls.__name__}_bfloat16.keras"
+    mixed.save(path)
+    done = subprocess.run(
+        [sys.executable, "-c", _FRESH_PROCESS, str(path), str(arrays), str(result)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    np.testing.assert_allclose(np.load(result), ops.convert_to_numpy(mixed_outputs), atol=1e-6)
 
 
 def assert_batch_step_is_the_mean_of_video_steps(make_model, inputs: dict, labels: np.ndarray):

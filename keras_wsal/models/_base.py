@@ -31,6 +31,17 @@ def normalize_feature_dims(feature_dims) -> dict[str, int]:
     return {stream: int(feature_dims[stream]) for stream in sorted(feature_dims)}
 
 
+def share_dtype_policy(model: keras.Model) -> None:
+    """Give every layer inside `model` the model's dtype policy.
+
+    Keras gives a layer made without a `dtype` the global policy of the moment, so a model loaded
+    under another global policy (as `keras-wsal detect` loads a bfloat16 run, under float32) would
+    compute its layers in that one, not in the policy it was trained in.
+    """
+    for layer in model._flatten_layers(include_self=False):
+        layer.dtype_policy = model.dtype_policy
+
+
 class SnippetModel(keras.Model):
     """Base of the keras_wsal models: per-stream heads over snippet features, fused late or early.
 
@@ -102,6 +113,7 @@ class SnippetModel(keras.Model):
             self.heads = {
                 s: self._make_head(f"{s}_head", self.feature_dims[s]) for s in self.streams
             }
+        share_dtype_policy(self)
 
     # -- inputs -------------------------------------------------------------------------------
     def _unpack(self, inputs):

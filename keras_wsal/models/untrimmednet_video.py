@@ -13,6 +13,7 @@ from keras_wsal.backbones import (
     make_backbone,
     set_partial_bn,
 )
+from keras_wsal.models._base import share_dtype_policy
 from keras_wsal.models.untrimmednet import MODES, UntrimmedNet
 from keras_wsal.utils.arguments import is_int
 from keras_wsal.utils.registration import keras_wsal_serializable
@@ -144,6 +145,7 @@ class UntrimmedNetVideo(keras.Model):
             for variable in self.backbone.trainable_weights:
                 if variable.path.endswith("kernel"):
                     variable.regularizer = keras.regularizers.L2(self.weight_decay / 2.0)
+        share_dtype_policy(self)
         # Everything is determined by the arguments: the model is built here, so that it saves
         # and loads whole before its first call.
         self.build()

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -65,6 +66,20 @@ def constructor_arguments(model_cls) -> set[str]:
     return names
 
 
+def outputs_in_fresh_process(model_path, inputs_path):
+    """`model(inputs)` of the `.keras` file, loaded in a new Python process that imports only
+    `keras` and `keras_wsal` (the global dtype policy float32), on the inputs of an `.npz`."""
+    result = Path(model_path).with_suffix(".outputs.npy")
+    done = subprocess.run(
+        [sys.executable, "-c", _FRESH_PROCESS, str(model_path), str(inputs_path), str(result)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return np.load(result)
+
+
 def run_model_test(model_cls, init_kwargs: dict, inputs: dict, labels: np.ndarray, tmp_path):
     """Run the generic model checks; `inputs` is the model's input dict (with "mask")."""
     model = model_cls(**init_kwargs)
@@ -92,16 +107,9 @@ def run_model_test(model_cls, init_kwargs: dict, inputs: dict, labels: np.ndarra
     model.save(path)
     arrays = tmp_path / "inputs.npz"
     np.savez(arrays, **{name: np.asarray(value) for name, value in inputs.items()})
-    result = tmp_path / "outputs.npy"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run(
-        [sys.executable, "-c", _FRESH_PROCESS, str(path), str(arrays), str(result)],
-        capture_output=True,
-        text=True,
-        env=env,
+    np.testing.assert_allclose(
+        outputs_in_fresh_process(path, arrays), outputs, rtol=1e-5, atol=1e-6
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    np.testing.assert_allclose(np.load(result), outputs, rtol=1e-5, atol=1e-6)
 
     # One compiled fit step with the model's own loss.
     trained = model_cls(**init_kwargs)
@@ -132,14 +140,9 @@ def run_model_test(model_cls, init_kwargs: dict, inputs: dict, labels: np.ndarra
     # gave before saving, computed in bfloat16 as before.
     path = tmp_path / f"{model_cls.__name__}_bfloat16.keras"
     mixed.save(path)
-    done = subprocess.run(
-        [sys.executable, "-c", _FRESH_PROCESS, str(path), str(arrays), str(result)],
-        capture_output=True,
-        text=True,
-        env=env,
+    np.testing.assert_allclose(
+        outputs_in_fresh_process(path, arrays), ops.convert_to_numpy(mixed_outputs), atol=1e-6
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    np.testing.assert_allclose(np.load(result), ops.convert_to_numpy(mixed_outputs), atol=1e-6)
 
 
 def assert_batch_step_is_the_mean_of_video_steps(make_model, inputs: dict, labels: np.ndarray):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -49,9 +50,7 @@ def predict_videos(
         yield from _predict_on_frames(model, dataset, videos, int(frames_per_snippet))
         return
     for inputs, indices in make_inference_dataset(dataset, subset, batch_size=batch_size):
-        outputs = {
-            k: np.asarray(v) for k, v in model.snippet_outputs(inputs, training=False).items()
-        }
+        outputs = model_snippet_outputs(model, inputs)
         lengths = np.asarray(inputs["mask"]).sum(axis=1)
         for row, index in enumerate(np.asarray(indices)):
             length = int(lengths[row])
@@ -101,9 +100,7 @@ def predict_features(model, video: str, features: dict[str, np.ndarray]) -> Vide
     length = len(next(iter(features.values())))
     inputs = {stream: np.asarray(array, np.float32)[None] for stream, array in features.items()}
     inputs["mask"] = np.ones((1, length), bool)
-    outputs = {
-        k: np.asarray(v)[0] for k, v in model.snippet_outputs(inputs, training=False).items()
-    }
+    outputs = {k: v[0] for k, v in model_snippet_outputs(model, inputs).items()}
     return VideoOutputs(
         video,
         outputs["video_scores"],
@@ -111,6 +108,45 @@ def predict_features(model, video: str, features: dict[str, np.ndarray]) -> Vide
         outputs["selection"],
         outputs["detection_scores"],
     )
+
+
+# Per model: its traced `snippet_outputs`, one per input structure (see `model_snippet_outputs`).
+_TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def model_snippet_outputs(model, inputs: dict) -> dict[str, np.ndarray]:
+    """`model.snippet_outputs(inputs, training=False)` as NumPy arrays.
+
+    Under TensorFlow this runs one `tf.function` per model and input structure, traced once for
+    every batch size and length (each input's shape `[None, None, ...]`): the graph that
+    `keras_wsal.export` saves, so that `keras-wsal detect`, the demo and an exported SavedModel
+    compute the same numbers. It matters under a mixed policy: run eagerly, a bfloat16 model
+    rounds every op's output to bfloat16, where the graph's fused ops (matmul with its bias and
+    activation) round once, and the two differ by up to ≈ 2e-3 relative. Other backends run the
+    model eagerly.
+
+    Args:
+        model: a keras_wsal model.
+        inputs: its input dict (`{stream: [B, T, D], "mask": [B, T]}`, or a video model's).
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        outputs = model.snippet_outputs(inputs, training=False)
+        return {k: keras.ops.convert_to_numpy(v) for k, v in outputs.items()}
+    import tensorflow as tf
+
+    inputs = {k: tf.convert_to_tensor(v) for k, v in inputs.items()}
+    # Batch and time dims left free: one trace for every batch size and length.
+    specs = {k: tf.TensorSpec([None, None, *v.shape[2:]], v.dtype) for k, v in inputs.items()}
+    key = tuple(sorted((k, spec.dtype.name, tuple(spec.shape)) for k, spec in specs.items()))
+    traced = _TRACED.setdefault(model, {})
+    if key not in traced:
+        of = weakref.ref(model)  # the function must not keep its key (the model) alive
+        traced[key] = tf.function(
+            lambda x: of().snippet_outputs(x, training=False), input_signature=[specs]
+        )
+    return {k: v.numpy() for k, v in traced[key](inputs).items()}
 
 
 def check_model_matches_dataset(model, dataset) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 from keras_wsal.errors import DataError
 from keras_wsal.evaluation.average_precision import mean_average_precision
 from keras_wsal.inference.detection_rule import top_k_class_scores
+from keras_wsal.inference.predict import model_snippet_outputs
 from keras_wsal.utils.atomic_files import atomic_write_text
 from keras_wsal.utils.keras_compat import steps_taken
 
@@ -107,9 +108,7 @@ class KeepBestOnHeldOut(keras.callbacks.Callback):
 
     def score(self) -> float:
         """The held-out video mAP of the model now."""
-        curves = keras.ops.convert_to_numpy(
-            self.model.snippet_outputs(self.inputs)["detection_scores"]
-        )
+        curves = model_snippet_outputs(self.model, self.inputs)["detection_scores"]
         rows = [
             top_k_class_scores(curve[:length])
             for curve, length in zip(curves, self.lengths, strict=True)

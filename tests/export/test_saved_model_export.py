@@ -23,6 +23,7 @@ from keras_wsal.export import (
     version_number,
 )
 from keras_wsal.inference import VideoOutputs
+from keras_wsal.inference.predict import model_snippet_outputs
 from keras_wsal.models import build_model
 from keras_wsal.training import TrainConfig, load_run_model, train
 
@@ -87,9 +88,10 @@ def small_model():
 
 
 def keras_outputs(model, features, length):
-    """`model.snippet_outputs` of padded inputs (`features`: a dict of streams) as float32."""
+    """keras_wsal's own outputs (as `keras-wsal detect` computes them) of padded inputs
+    (`features`: a dict of streams), as float32."""
     mask = np.arange(length.max())[None, :] < length[:, None]
-    outputs = model.snippet_outputs({**features, "mask": mask}, training=False)
+    outputs = model_snippet_outputs(model, {**features, "mask": mask})
     return {name: np.asarray(outputs[name], np.float32) for name in SNIPPET_OUTPUTS}
 
 

@@ -19,6 +19,7 @@ from keras_wsal.export import (
     predict_request,
 )
 from keras_wsal.inference import DetectionRule, untrimmednet_detections
+from keras_wsal.inference.predict import model_snippet_outputs
 from keras_wsal.models import UntrimmedNetVideo
 from keras_wsal.training.run_folder import CLASSES_FILE, MODEL_FILE
 
@@ -81,7 +82,7 @@ def keras_outputs(model, snippets, length):
     """keras_wsal's own outputs for uint8 snippets: NumPy `preprocess_input`, then the model."""
     mask = np.arange(snippets.shape[1])[None, :] < length[:, None]
     inputs = {model.stream: preprocess_input(snippets, BACKBONE, model.stream), "mask": mask}
-    outputs = model.snippet_outputs(inputs, training=False)
+    outputs = model_snippet_outputs(model, inputs)
     return {name: np.asarray(outputs[name], np.float32) for name in SNIPPET_OUTPUTS}
 
 

@@ -62,7 +62,11 @@ class ElementReader:
         crop: str,
         clip_sampling: ClipSampling | None = None,
         augmentation: TemporalAugmentation | None = None,
+        dtype: np.dtype = np.float32,
     ):
+        """`dtype`: of the arrays a batch returns. Rows are read, interpolated and checked in
+        float32 and then rounded to it once (round to nearest even, as a cast in the model)."""
+        self._dtype = np.dtype(dtype)
         self._load_features = load_features
         self._augmentation = augmentation
         self._videos = list(videos)
@@ -141,10 +145,14 @@ class ElementReader:
         batch = []
         for stream in self._streams:
             dim = plans[0][1][stream].shape[1] if plans else 0
-            out = np.zeros((len(plans), slots, dim), np.float32)
+            out = np.zeros((len(plans), slots, dim), self._dtype)
+            rounded = out.dtype != np.float32
             for b, (video, features, read, n) in enumerate(plans):
-                read(features[stream], out[b, :n])
-                self._check_finite(video, stream, features[stream], out[b, :n])
+                rows = np.empty((n, dim), np.float32) if rounded else out[b, :n]
+                read(features[stream], rows)
+                self._check_finite(video, stream, features[stream], rows)
+                if rounded:
+                    out[b, :n] = rows
             batch.append(out)
         return (*batch, steps)
 
@@ -167,7 +175,7 @@ class ElementReader:
             clips = self._clip_sampling.clip_features(features, proposals, rng)
             for arrays, stream in zip(per_stream, self._streams, strict=True):
                 arrays.append(self._finite(video, stream, features[stream], clips[stream]))
-        return tuple(np.stack(arrays) for arrays in per_stream)
+        return tuple(np.stack(arrays).astype(self._dtype, copy=False) for arrays in per_stream)
 
     @classmethod
     def _finite(cls, video: str, stream: str, source, values) -> np.ndarray:

@@ -34,10 +34,16 @@ from keras_wsal.utils.arguments import is_int
 # far shorter than its step.
 PARALLEL_READS = 1
 PREFETCH_BATCHES = 1
+# The dtypes a training pipeline can give its features in.
+FEATURE_DTYPES = ("float32", "bfloat16", "float16")
 
 
 def _check_arguments(
-    batch_size: int, max_length: int | None, crop: str, fixed_length: bool = False
+    batch_size: int,
+    max_length: int | None,
+    crop: str,
+    fixed_length: bool = False,
+    feature_dtype: str = "float32",
 ) -> None:
     if not is_int(batch_size, 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -47,6 +53,8 @@ def _check_arguments(
         raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
     if fixed_length and max_length is None:
         raise ValueError("fixed_length=True needs a max_length to pad to")
+    if feature_dtype not in FEATURE_DTYPES:
+        raise ValueError(f"feature_dtype must be one of {FEATURE_DTYPES}, got {feature_dtype!r}")
 
 
 def _read_batches(
@@ -57,6 +65,7 @@ def _read_batches(
     drop_remainder: bool,
     label: Callable[[tf.Tensor], tf.Tensor],
     length: int | None = None,
+    dtype: tf.DType = tf.float32,
 ) -> tf.data.Dataset:
     """Batches of `(index, draw)` elements → `(inputs, label(indices))`, one Python call each.
 
@@ -68,7 +77,7 @@ def _read_batches(
         *arrays, steps = tf.numpy_function(
             functools.partial(reader.batch, length=length),
             [indices, draws],
-            [tf.float32] * len(feature_dims) + [tf.int64],
+            [dtype] * len(feature_dims) + [tf.int64],
             name="read_features",
         )
         inputs = {}
@@ -100,12 +109,13 @@ def _clip_batches(
     num_clips: int,
     draws: tf.data.Dataset,
     multi_hot: tf.Tensor,
+    dtype: tf.DType = tf.float32,
 ) -> tf.data.Dataset:
     """Batches of clip features `[B, num_clips, D]` (mask all True) from batches of indices."""
 
     def read(indices, draw):
         arrays = tf.numpy_function(
-            reader.clip_batch, [indices, draw], [tf.float32] * len(feature_dims), name="read_clips"
+            reader.clip_batch, [indices, draw], [dtype] * len(feature_dims), name="read_clips"
         )
         inputs = {}
         for array, (stream, dim) in zip(arrays, feature_dims.items(), strict=True):
@@ -137,6 +147,7 @@ def make_training_dataset_from_weak_labels(
     clip_sampling: ClipSampling | None = None,
     similar_pairs: int = 0,
     augmentation: TemporalAugmentation | None = None,
+    feature_dtype: str = "float32",
 ) -> tf.data.Dataset:
     """The training pipeline over videos known only by their weak labels and a feature loader.
 
@@ -155,12 +166,17 @@ def make_training_dataset_from_weak_labels(
         augmentation: WSGN's temporal augmentation (`keras_wsal.datasets.TemporalAugmentation`):
             each element is the video's features interpolated at every 5th frame from a random
             start, then cropped to `max_length` steps.
+        feature_dtype: the dtype of the feature arrays, "float32", or a mixed policy's compute
+            dtype ("bfloat16", "float16"): the values a model under that policy computes with
+            (its inputs are cast to it), rounded in the reader, so that batches in flight and
+            the step's input take half the memory.
         Other arguments: as for `make_training_dataset`.
 
     Returns:
         A dataset of `(inputs, labels)` batches; see the module docstring.
     """
-    _check_arguments(batch_size, max_length, crop, fixed_length)
+    _check_arguments(batch_size, max_length, crop, fixed_length, feature_dtype)
+    dtype = tf.as_dtype(feature_dtype)
     if len(num_snippets) != len(weak_labels):
         raise ValueError(
             f"num_snippets has {len(num_snippets)} entries for {len(weak_labels)} videos"
@@ -199,6 +215,7 @@ def make_training_dataset_from_weak_labels(
         crop,
         clip_sampling,
         augmentation,
+        dtype.as_numpy_dtype,
     )
     multi_hot = tf.constant(weak_labels.multi_hot)
     draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
@@ -210,6 +227,7 @@ def make_training_dataset_from_weak_labels(
             clip_sampling.num_clips,
             draws,
             multi_hot,
+            dtype,
         )
     return _read_batches(
         tf.data.Dataset.zip(indices, draws),
@@ -219,6 +237,7 @@ def make_training_dataset_from_weak_labels(
         drop_remainder,
         lambda batch_indices: tf.gather(multi_hot, batch_indices),
         max_length if fixed_length else None,
+        dtype,
     )
 
 
@@ -239,6 +258,7 @@ def make_training_dataset(
     clip_sampling: ClipSampling | None = None,
     similar_pairs: int = 0,
     augmentation: TemporalAugmentation | None = None,
+    feature_dtype: str = "float32",
 ) -> tf.data.Dataset:
     """The `tf.data` pipeline that trains on the videos of `subset` from their weak labels.
 
@@ -268,11 +288,13 @@ def make_training_dataset(
         drop_remainder: drop a last, smaller batch (a static B).
         fixed_length: pad every batch to `max_length` steps (a static T, so that a `jit_compile`d
             step compiles once) instead of to its longest video.
-        clip_sampling, similar_pairs, augmentation: UntrimmedNet's clips, W-TALC's paired
-            batches, WSGN's resampling; see `make_training_dataset_from_weak_labels`.
+        clip_sampling, similar_pairs, augmentation, feature_dtype: UntrimmedNet's clips,
+            W-TALC's paired batches, WSGN's resampling, the features' dtype; see
+            `make_training_dataset_from_weak_labels`.
 
     Returns:
-        A dataset of `(inputs, labels)`: `inputs = {stream: float32 [B, T, D], "mask": bool [B, T]}`
+        A dataset of `(inputs, labels)`: `inputs = {stream: [B, T, D], "mask": bool [B, T]}`
+        (features in `feature_dtype`)
         padded to the batch's longest video (padding 0 / False), `labels` multi-hot float32 [B, C].
 
     Raises:
@@ -281,7 +303,7 @@ def make_training_dataset(
         ValueError: a bad `batch_size`, `max_length` or `crop`, or `fixed_length` without
             `max_length`.
     """
-    _check_arguments(batch_size, max_length, crop, fixed_length)
+    _check_arguments(batch_size, max_length, crop, fixed_length, feature_dtype)
     if not dataset.classes:
         raise DataError(f"{dataset.root}: the dataset has no classes to train on")
     videos = dataset.validate(subset, skip_bad=skip_bad, check_values=check_values)
@@ -304,6 +326,7 @@ def make_training_dataset(
         clip_sampling=clip_sampling,
         similar_pairs=similar_pairs,
         augmentation=augmentation,
+        feature_dtype=feature_dtype,
     )
 
 

@@ -163,7 +163,8 @@ def _build_for_fit(model, feature_dims: dict, num_classes: int) -> None:
     """
     import tensorflow as tf
 
-    inputs = {s: tf.TensorSpec([None, None, d], tf.float32) for s, d in feature_dims.items()}
+    dtype = "float32" if FRAME_LABELS in feature_dims else model.compute_dtype  # as `train`'s
+    inputs = {s: tf.TensorSpec([None, None, d], dtype) for s, d in feature_dims.items()}
     inputs["mask"] = tf.TensorSpec([None, None], tf.bool)
     build_from_specs(model, (inputs, tf.TensorSpec([None, num_classes], tf.float32)))
 
@@ -320,6 +321,8 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
                 clip_sampling=clip_sampling,
                 similar_pairs=config.casl_pairs,
                 augmentation=_augmentation(config, dataset),
+                # What the heads cast the features to; frame labels stay float32.
+                feature_dtype="float32" if FRAME_LABELS in input_dims else model.compute_dtype,
             )
             # XLA compiles one train step per batch length: a few length buckets, not every length.
             return pad_length_to_multiple(batches, LENGTH_BUCKET) if model.jit_compile else batches

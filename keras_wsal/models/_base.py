@@ -170,6 +170,19 @@ class SnippetModel(keras.Model):
             per_head.append(head(x, snippet_mask=mask, training=training))
         return per_head, mask
 
+    def __call__(self, *args, **kwargs):
+        # Under a mixed policy Keras' `__call__` casts float inputs to the compute dtype, so
+        # `call` sees new tensors: the forward pass it records is filed here under the tensors the
+        # caller passed, the ones `fit` then gives `compute_loss`, so that `training_forward`
+        # finds it whatever the inputs' dtype.
+        object.__setattr__(self, "_training_forward", None)
+        outputs = super().__call__(*args, **kwargs)
+        recorded = self._training_forward
+        inputs = args[0] if args else kwargs.get("inputs")
+        if recorded is not None and isinstance(inputs, dict):
+            object.__setattr__(self, "_training_forward", (inputs, *recorded[1:]))
+        return outputs
+
     def snippet_outputs(self, inputs, training=False) -> dict:
         """Video prediction and per-snippet outputs, float32, 0 at padded snippets.
 
@@ -205,7 +218,6 @@ class SnippetModel(keras.Model):
         """(per-head outputs, mask, fused outputs) of `x`: those of the forward pass `fit` just
         made on `x` when there is one (the same dropout masks), else a new pass."""
         cached = getattr(self, "_training_forward", None)
-        # Keras' `__call__` repacks the input dict but passes the same tensors on.
         if (
             cached is not None
             and isinstance(x, dict)

@@ -9,7 +9,9 @@ import tensorflow as tf
 from dataset_helpers import indexed_features, write_indexed_dataset
 
 from keras_wsal.datasets import (
+    ClipSampling,
     FeatureDataset,
+    TemporalAugmentation,
     feature_dataset,
     make_inference_dataset,
     make_synthetic_dataset,
@@ -205,6 +207,7 @@ def test_empty_or_unknown_subset(dataset):
         ({"batch_size": 2, "crop": "middle"}, "crop must be one of"),
         ({"batch_size": True}, "batch_size must be a positive integer"),
         ({"batch_size": 2, "max_length": None, "fixed_length": True}, "needs a max_length"),
+        ({"batch_size": 2, "feature_dtype": "float64"}, "feature_dtype must be one of"),
     ],
 )
 def test_bad_arguments(dataset, kwargs, message):
@@ -281,3 +284,49 @@ def test_pad_length_to_multiple_adds_masked_zero_steps():
     np.testing.assert_array_equal(padded["features"].numpy()[:, 5:], 0.0)
     np.testing.assert_array_equal(padded["mask"].numpy(), np.arange(8)[None].repeat(2, 0) < 5)
     np.testing.assert_array_equal(padded_labels.numpy(), labels.numpy())
+
+
+@pytest.mark.parametrize("feature_dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize(
+    "reading",
+    [
+        {"max_length": 5, "crop": "random"},
+        {"max_length": 6, "augmentation": TemporalAugmentation(5, 15, 16.0)},
+        {"clip_sampling": ClipSampling(num_clips=4, num_segments=2, clip_snippets=3)},
+    ],
+    ids=["crop", "resampled frames", "clips"],
+)
+def test_a_mixed_policys_features_are_the_float32_ones_rounded_once(
+    tmp_path, feature_dtype, reading
+):
+    """Features given in a compute dtype: the float32 batch (the same crops, frames and clips)
+    cast by TensorFlow, as the model would cast it; the mask and labels unchanged."""
+    rng = np.random.default_rng(0)
+    dataset = make_synthetic_dataset(
+        tmp_path / "data", num_classes=3, feature_dim=6, subsets={"train": 5},
+        min_length=4, max_length=20, seed=2,
+    )  # fmt: skip
+    # Values that bfloat16 and float16 round (float32's low bits set), ties and overflow aside.
+    for video in dataset.videos("train"):
+        path = dataset.feature_paths(video)["features"]
+        np.save(path, (np.load(path) + rng.uniform(-1, 1, np.load(path).shape)).astype(np.float32))
+
+    def batches(dtype):
+        return list(
+            make_training_dataset(
+                dataset, "train", batch_size=2, seed=7, feature_dtype=dtype, **reading
+            )
+        )
+
+    full, rounded = batches("float32"), batches(feature_dtype)
+    assert len(full) == len(rounded) == 3
+    for (inputs, labels), (inputs16, labels16) in zip(full, rounded, strict=True):
+        assert inputs16["features"].dtype == tf.as_dtype(feature_dtype)
+        np.testing.assert_array_equal(
+            inputs16["features"].numpy(), tf.cast(inputs["features"], feature_dtype).numpy()
+        )
+        assert not np.array_equal(
+            inputs16["features"].numpy().astype(np.float32), inputs["features"].numpy()
+        )  # rounded indeed
+        np.testing.assert_array_equal(inputs16["mask"], inputs["mask"])
+        np.testing.assert_array_equal(labels16, labels)

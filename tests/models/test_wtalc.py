@@ -89,3 +89,51 @@ def test_bad_arguments(kwargs, message):
 def test_run_model_test(tmp_path):
     inputs, labels = padded_inputs({"features": 4})
     run_model_test(WTALC, {"num_classes": 3, "feature_dims": 4}, inputs, labels, tmp_path)
+
+
+def count_passes_outside_call(model) -> list:
+    """Wraps `model` so that the returned list gets an item for every forward pass (`_head_outputs`)
+    made outside `call` (a `compute_loss` making its own)."""
+    in_call, extra = [], []
+    snippet_outputs, head_outputs = model.snippet_outputs, model._head_outputs
+
+    def call_pass(*args, **kwargs):
+        in_call.append(1)
+        try:
+            return snippet_outputs(*args, **kwargs)
+        finally:
+            in_call.pop()
+
+    def head_pass(*args, **kwargs):
+        if not in_call:
+            extra.append(1)
+        return head_outputs(*args, **kwargs)
+
+    model.snippet_outputs, model._head_outputs = call_pass, head_pass
+    return extra
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_casl_reuses_the_forward_pass_of_the_step(policy):
+    """W-TALC computes its MIL and CASL terms from one forward pass (one dropout draw): under a
+    mixed policy too, where Keras hands `call` the features cast to bfloat16, and whether the
+    features come as float32 or already as bfloat16 (as `train`'s pipeline gives them)."""
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((4, 12, 8)).astype(np.float32)
+    mask = np.ones((4, 12), bool)
+    mask[1, 7:] = False
+    labels = np.eye(3, dtype=np.float32)[[0, 0, 1, 2]]  # one pair sharing class 0
+    weights, passes = [], []  # passes: the forward passes made outside `call`
+    for dtype in ("float32", "bfloat16" if policy != "float32" else "float32"):
+        keras.utils.set_random_seed(0)
+        model = WTALC(3, 8, casl_weight=0.5, casl_pairs=1, dtype=policy)
+        model.build({"features": (None, None, 8)})
+        model.compile(optimizer=keras.optimizers.SGD(1.0), loss=loss_for_model(model))
+        extra = count_passes_outside_call(model)
+        inputs = {"features": keras.ops.cast(features, dtype), "mask": mask}
+        model.train_on_batch(inputs, labels)
+        passes.append(len(extra))
+        weights.append([keras.ops.convert_to_numpy(w) for w in model.weights])
+    assert passes == [0, 0]
+    for first, second in zip(*weights, strict=True):
+        np.testing.assert_array_equal(first, second)

@@ -138,6 +138,7 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
     batches = make_training_dataset(
         dataset, "validation", BATCH, MAX_LENGTH, seed=config.seed,
         augmentation=_augmentation(config, dataset),
+        feature_dtype=keras.DTypePolicy(config.precision).compute_dtype,  # as `train` reads them
     ).repeat().take(steps)  # fmt: skip
 
     class Timer(keras.callbacks.Callback):

@@ -38,6 +38,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -180,8 +181,6 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
         "peak_rss_mib": trained_peak,
     }
     if source == "files":
-        import itertools
-
         rule = DetectionRule.for_model(model)
         outputs = predict_videos(model, dataset, "validation")
         # The first video traces the model's function once; time the videos after it.
@@ -190,7 +189,9 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
         for video in itertools.islice(outputs, args.detect_videos):
             rule.detect(video, dataset.feature_fps, dataset.classes)
             timed += 1
-        row["detect_seconds_per_video"] = (time.perf_counter() - start) / max(timed, 1)
+        detect_seconds = time.perf_counter() - start
+        # None ("-" in the table) where the split has no video after the traced one.
+        row["detect_seconds_per_video"] = detect_seconds / timed if timed else None
     return row
 
 

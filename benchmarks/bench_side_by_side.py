@@ -124,7 +124,12 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
     from keras_wsal.models import build_model, loss_for_model
     from keras_wsal.training import TrainConfig, train
     from keras_wsal.training.precision import with_resolved_precision
-    from keras_wsal.training.trainer import _augmentation, _optimizer, _steps_per_execution
+    from keras_wsal.training.trainer import (
+        _augmentation,
+        _feature_dtype,
+        _optimizer,
+        _steps_per_execution,
+    )
 
     baseline = _peak_rss_mib()
     steps = args.warmup + args.steps
@@ -140,7 +145,9 @@ def keras_row(data: Path, out: Path, source: str, precision: str, args) -> dict:
     batches = make_training_dataset(
         dataset, "validation", BATCH, MAX_LENGTH, seed=config.seed,
         augmentation=_augmentation(config, dataset),
-        feature_dtype=keras.DTypePolicy(config.precision).compute_dtype,  # as `train` reads them
+        feature_dtype=_feature_dtype(
+            keras.DTypePolicy(config.precision).compute_dtype, dataset.feature_dims
+        ),  # as `train` reads them
     ).repeat().take(steps)  # fmt: skip
 
     class Timer(keras.callbacks.Callback):

@@ -150,6 +150,13 @@ def _trained_streams(config: TrainConfig, dataset) -> dict[str, int]:
     return {config.stream: dims[config.stream]}
 
 
+def _feature_dtype(compute_dtype: str, input_dims) -> str:
+    """The dtype `train` reads a batch's inputs in: the model's compute dtype, which its heads
+    cast the features to anyway (half the memory per batch under a mixed policy), or float32
+    where the inputs carry frame labels (the supervised ceiling's targets stay exact)."""
+    return "float32" if FRAME_LABELS in input_dims else compute_dtype
+
+
 def _build_for_fit(model, feature_dims: dict, num_classes: int) -> None:
     """Build what Keras' `fit` builds from a first batch from the input specs instead.
 
@@ -163,7 +170,7 @@ def _build_for_fit(model, feature_dims: dict, num_classes: int) -> None:
     """
     import tensorflow as tf
 
-    dtype = "float32" if FRAME_LABELS in feature_dims else model.compute_dtype  # as `train`'s
+    dtype = _feature_dtype(model.compute_dtype, feature_dims)
     inputs = {s: tf.TensorSpec([None, None, d], dtype) for s, d in feature_dims.items()}
     inputs["mask"] = tf.TensorSpec([None, None], tf.bool)
     build_from_specs(model, (inputs, tf.TensorSpec([None, num_classes], tf.float32)))
@@ -321,8 +328,7 @@ def train(config: TrainConfig, strategy=None, verbose="auto", callbacks=()) -> T
                 clip_sampling=clip_sampling,
                 similar_pairs=config.casl_pairs,
                 augmentation=_augmentation(config, dataset),
-                # What the heads cast the features to; frame labels stay float32.
-                feature_dtype="float32" if FRAME_LABELS in input_dims else model.compute_dtype,
+                feature_dtype=_feature_dtype(model.compute_dtype, input_dims),
             )
             # XLA compiles one train step per batch length: a few length buckets, not every length.
             return pad_length_to_multiple(batches, LENGTH_BUCKET) if model.jit_compile else batches

@@ -72,3 +72,60 @@ def test_open_files_are_kept_within_their_byte_budget(monkeypatch):
         np.testing.assert_array_equal(features[0], arrays["abc"[index]])
     # a, b open; c closes the least recently used (a), whose next read opens it again.
     assert opened == ["a", "b", "c", "a"]
+
+
+def _mapping_of(array):
+    """The `mmap` an array's memory lies in, or None."""
+    import mmap
+
+    while array is not None and not isinstance(array, mmap.mmap):
+        array = array.obj if isinstance(array, memoryview) else getattr(array, "base", None)
+    return array
+
+
+@pytest.mark.parametrize("own_map_bytes", [0, 2**30])
+@pytest.mark.parametrize(
+    "shape, dtype", [((2, 3, 4), np.float32), ((1, 1, 2), "bfloat16"), ((0, 5, 2), np.float32)]
+)
+def test_a_zeroed_batch_is_zero_writable_and_its_own_memory(
+    monkeypatch, own_map_bytes, shape, dtype
+):
+    import ml_dtypes
+
+    from keras_wsal.datasets import element_reader
+
+    monkeypatch.setattr(element_reader, "OWN_MAP_BYTES", own_map_bytes)
+    dtype = np.dtype(ml_dtypes.bfloat16 if dtype == "bfloat16" else dtype)
+    first, second = (element_reader.zeroed_batch(shape, dtype) for _ in range(2))
+    assert first.shape == shape and first.dtype == dtype
+    np.testing.assert_array_equal(first.astype(np.float32), np.zeros(shape, np.float32))
+    first[...] = 1
+    np.testing.assert_array_equal(second.astype(np.float32), np.zeros(shape, np.float32))
+    mapped = own_map_bytes == 0 and first.size > 0
+    assert (_mapping_of(first) is not None) == mapped
+
+
+def test_a_large_batch_is_unmapped_with_its_last_reference():
+    import gc
+    import weakref
+
+    from keras_wsal.datasets.element_reader import OWN_MAP_BYTES, zeroed_batch
+
+    batch = zeroed_batch((1, OWN_MAP_BYTES // 4), np.float32)
+    released = weakref.ref(_mapping_of(batch))
+    assert released() is not None
+    del batch
+    gc.collect()
+    assert released() is None
+
+
+def test_a_batch_read_into_its_own_map_holds_the_rows(monkeypatch):
+    from keras_wsal.datasets import element_reader
+
+    monkeypatch.setattr(element_reader, "OWN_MAP_BYTES", 0)
+    arrays = {"a": np.arange(6, dtype=np.float32).reshape(3, 2), "b": np.ones((5, 2), np.float32)}
+    features, steps = _reader(arrays).batch(np.array([0, 1]), np.array([0, 0]))
+    assert _mapping_of(features) is not None
+    np.testing.assert_array_equal(features[0], [[0, 1], [2, 3], [4, 5], [0, 0], [0, 0]])
+    np.testing.assert_array_equal(features[1], arrays["b"])
+    np.testing.assert_array_equal(steps, [3, 5])

@@ -330,3 +330,35 @@ def test_a_mixed_policys_features_are_the_float32_ones_rounded_once(
         )  # rounded indeed
         np.testing.assert_array_equal(inputs16["mask"], inputs["mask"])
         np.testing.assert_array_equal(labels16, labels)
+
+
+@pytest.mark.parametrize("feature_dtype", ["float32", "bfloat16"])
+def test_batches_in_their_own_memory_maps_are_the_same_batches(dataset, monkeypatch, feature_dtype):
+    """Every batch in its own anonymous map (`element_reader.zeroed_batch`, as large batches
+    are): the tensors TensorFlow makes of them hold the values read, after NumPy's arrays are
+    gone, equal to those of batches allocated with `np.zeros`."""
+    import gc
+
+    from keras_wsal.datasets import element_reader
+
+    def batches():
+        return list(
+            make_training_dataset(
+                dataset, "train", batch_size=2, max_length=None, shuffle=False,
+                feature_dtype=feature_dtype,
+            )
+        )  # fmt: skip
+
+    expected = batches()
+    monkeypatch.setattr(element_reader, "OWN_MAP_BYTES", 0)
+    mapped = batches()
+    gc.collect()
+    assert len(mapped) == len(expected) == 3
+    for (inputs, labels), (want, want_labels) in zip(mapped, expected, strict=True):
+        assert inputs["features"].dtype == tf.as_dtype(feature_dtype)
+        np.testing.assert_array_equal(inputs["features"].numpy(), want["features"].numpy())
+        np.testing.assert_array_equal(inputs["mask"], want["mask"])
+        np.testing.assert_array_equal(labels, want_labels)
+    assert _elements(
+        [({**i, "features": tf.cast(i["features"], tf.float32)}, y) for i, y in mapped]
+    ) == [(v, list(range(LENGTHS[v])), MULTI_HOT[v]) for v in VIDEOS]

@@ -57,14 +57,14 @@ def zeroed_batch(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     A batch allocated with `np.zeros` is a malloc block of up to 30 MiB (bfloat16 `[10, 750,
     2048]`): once one such block is freed, glibc raises its threshold for mapping blocks on their
     own and serves later ones from its heaps, which keep freed blocks, fragmented by the train
-    step's own allocations. Training's peak RSS grew by 940 MiB above the framework's with
-    `np.zeros` and by 679 MiB with this, where the step alone grows by 579 (bfloat16, D 2048,
-    200 videos, `benchmarks/bench_side_by_side.py`). The pages of a new map cost 0.6 ms per MiB
-    to fault in as the batch is written, 2 % of the step at D 2048 but 9 % at D 256 (7.3 MiB
-    float32 batches, whose heap blocks held 37 MiB more): smaller batches keep `np.zeros`.
+    step's own allocations: training's peak RSS grew by a third more than with this (bfloat16,
+    D 2048; README, "Benchmarks"). The pages of a new map cost 0.6 ms per MiB to fault in as the
+    batch is written, 2 % of the step at D 2048 but 9 % at D 256 (7.3 MiB float32 batches, whose
+    heap blocks held 37 MiB more): smaller batches, and empty ones (a map cannot be empty), keep
+    `np.zeros`.
     """
     size = math.prod(shape) * np.dtype(dtype).itemsize
-    if size < max(OWN_MAP_BYTES, 1):  # a map cannot be empty
+    if size == 0 or size < OWN_MAP_BYTES:
         return np.zeros(shape, dtype)
     if hasattr(mmap, "MAP_ANONYMOUS"):  # POSIX: private memory, counted as the process's own
         pages = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)

@@ -28,10 +28,10 @@ from keras_wsal.errors import DataError
 from keras_wsal.utils.arguments import is_int
 
 # Batches read at once, and batches kept ready ahead of the train step: the pipeline holds a few
-# batches whatever the number of videos (reading added 101 and 162 MiB to the step's own memory
-# on 200 and 1,000 videos at D 2048), and fewer threads compete with the step for the cores than
-# under tf.data's AUTOTUNE, at the same step rate; a batch's read (3 ms at D 128, 30 ms at D 2048
-# on 2 cores) is far shorter than its step.
+# batches whatever the number of videos (README, "Benchmarks": what reading adds to the step's
+# own memory at D 2048 on 200 and 1,000 videos), and fewer threads compete with the step for the
+# cores than under tf.data's AUTOTUNE, at the same step rate; a batch's read (3 ms at D 128, 30
+# ms at D 2048 on 2 cores) is far shorter than its step.
 PARALLEL_READS = 1
 PREFETCH_BATCHES = 1
 # The dtypes a training pipeline can give its features in.
